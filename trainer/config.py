@@ -18,7 +18,8 @@ from trainer.errors import UserError
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    # coerce_numbers_to_str: `--set tracking.run_name=2024` parses as a YAML int; keep it as a name
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), coerce_numbers_to_str=True)
 
 
 class DataConfig(Strict):
@@ -155,6 +156,14 @@ def _describe(error: dict, families: tuple[str, ...]) -> str:
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown field (check the spelling; see configs/default.yaml for the fields)"
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # model.family: name the field itself
+        ctx = error.get("ctx") or {}
+        field = f"{field}.{str(ctx.get('discriminator', 'family')).strip(chr(39))}"
+        if "tag" in ctx:
+            message = f"unknown value {ctx['tag']!r} (allowed: {ctx.get('expected_tags', '?')})"
+        else:
+            allowed = [f for f in families if not (f == "ensemble" and "members" in loc)]
+            message = f"field required (allowed: {', '.join(map(repr, allowed))})"
     shown = error.get("input")
     got = "" if error["type"] in ("missing", "model_type") or isinstance(shown, dict) else f" (got {shown!r})"
     return f"{field}: {message}{got}"

@@ -88,8 +88,12 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a broken line is a one-line error."""
     if not path.exists():
         raise UserError(f"{path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8") from None
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -133,6 +137,10 @@ def check_gold(gold_path: Path, taxonomy: Taxonomy, seeds_dir: Path = DEFAULT_SE
         missing = [f for f in GOLD_FIELDS if f not in row]
         if missing:
             errors.append(f"{where}: missing field(s) {', '.join(missing)}")
+            continue
+        not_text = [f for f in ("id", "report", "hash", "text") if not isinstance(row[f], str)]
+        if not_text:
+            errors.append(f"{where}: field(s) {', '.join(not_text)} must be strings")
             continue
         pid = row["id"]
         if pid in seen:

@@ -14,6 +14,7 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,11 +61,18 @@ def text_hash(text: str) -> str:
 
 
 def decode_bytes(data: bytes, name: str) -> str:
-    """Decode text bytes: UTF-8 (with or without BOM) first, else the detected encoding."""
+    """Decode text bytes: UTF-8 (with or without BOM), then GB18030, else the detected encoding."""
     if b"\x00" in data[:8192]:
         raise UserError(f"{name}: looks like a binary file, not text; pass a .txt/.html/.docx/.pdf report")
     try:
         return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Reports that are not UTF-8 are GB18030, GBK or GB2312 (both subsets of GB18030: decoding
+    # as the superset loses nothing). Try it before guessing: the detector takes short Chinese
+    # texts for Korean (cp949, johab) or UTF-16 and would return mojibake.
+    try:
+        return data.decode("gb18030")
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
@@ -72,20 +80,18 @@ def decode_bytes(data: bytes, name: str) -> str:
     best = from_bytes(data).best()
     if best is None:
         raise UserError(f"{name}: cannot decode the text (not UTF-8 or GB18030/GBK); re-save it as UTF-8")
-    encoding = best.encoding.lower().replace("-", "_")
-    # GB2312 and GBK are subsets of GB18030: decoding as the superset loses nothing.
-    if encoding in {"gb2312", "gbk", "gb18030", "hz", "big5", "cp950", "euc_jp", "shift_jis", "cp932", "euc_kr"}:
-        try:
-            return data.decode("gb18030")
-        except UnicodeDecodeError:
-            pass
     return str(best)
 
 
 def _text_from_html(data: bytes, name: str) -> str:
     import trafilatura
+    from trafilatura.settings import use_config
 
-    text = trafilatura.extract(data, include_comments=False, include_tables=True, favor_recall=True)
+    # Below MIN_EXTRACTED_SIZE (250 chars by default) trafilatura swaps a short article for its
+    # baseline, which flattens the page, headings and meta lines included, onto one line.
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
+    text = trafilatura.extract(data, include_comments=False, include_tables=True, favor_recall=True, config=config)
     if not text:
         raise UserError(f"{name}: no main text found in the HTML page")
     return text
@@ -93,10 +99,12 @@ def _text_from_html(data: bytes, name: str) -> str:
 
 def _text_from_docx(data: bytes, name: str) -> str:
     import docx
+    from lxml.etree import XMLSyntaxError
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    # damaged zip data surfaces as zlib.error, an unknown zip compression as NotImplementedError
+    except (zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError, zlib.error, EOFError, NotImplementedError) as exc:
         raise UserError(f"{name}: not a valid .docx file ({exc.__class__.__name__}); re-save it from Word") from None
     lines = [p.text for p in document.paragraphs]
     for table in document.tables:
@@ -108,12 +116,13 @@ def _text_from_docx(data: bytes, name: str) -> str:
 
 def _text_from_pdf(data: bytes, name: str) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        return "\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        # no blank line between pages: a paragraph running over a page break is joined again
+        return "\n".join((page.extract_text() or "").strip("\n") for page in reader.pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, zlib.error, NotImplementedError) as exc:
         raise UserError(f"{name}: not a readable PDF ({exc}); check the file or convert it to .docx/.txt") from None
 
 

@@ -1,0 +1,71 @@
+"""Shared fixtures: a tiny randomly initialised BERT (no hub, no download) and run stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _project_root(monkeypatch):
+    """Config paths are relative to the project root, as when a user runs `trainer` there."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer, hidden-32 BERT with a character vocabulary of the labelled texts, saved as a folder."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    texts = [
+        json.loads(line)["text"] for name in ("gold", "examples") for line in (ROOT / "labels" / f"{name}.jsonl").open()
+    ]
+    chars = sorted(set("".join(texts)) - set(" \n\t"))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)  # fmt: skip
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    """A fresh embedded MLflow store for one test."""
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_bert, tmp_path_factory):
+    from trainer.config import load_config
+    from trainer.training import train
+
+    os.chdir(ROOT)
+    uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+    config = load_config(ROOT / "configs" / "tiny.yaml",
+                         [f"model.base_model={tiny_bert}", f"tracking.tracking_uri={uri}"])  # fmt: skip
+    result = train(config, ROOT / "configs" / "tiny.yaml", echo=lambda s: None)
+    return config, result, uri

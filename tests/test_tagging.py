@@ -1,0 +1,144 @@
+"""`trainer tag` on a folder of real-world input: good reports tagged, bad ones reported, nothing lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+from trainer.cli import main
+from trainer.config import load_config
+from trainer.labels import DEFAULT_EXAMPLES, DEFAULT_GOLD, load_examples, load_gold
+from trainer.models import build_model
+from trainer.pyfunc import save_bundle
+from trainer.taxonomy import load_taxonomy
+
+AID = "全年受理法律援助案件608宗，接待来访来电群众咨询6706次，帮助受援人挽回经济损失约5536万元。"
+ENFORCE = "推进街道综合行政执法改革，开展全区行政执法人员轮训，组织执法案卷评查3次。"
+MEDIATE = "发挥人民调解“第一道防线”作用，开展矛盾纠纷排查1224场次，调解成功2943宗。"
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory) -> Path:
+    """A TF-IDF model saved as a tagging bundle (fast; the tagging logic is model-agnostic)."""
+    import numpy as np
+
+    taxonomy = load_taxonomy()
+    data = load_gold(DEFAULT_GOLD, taxonomy).concat(load_examples(DEFAULT_EXAMPLES, taxonomy))
+    config = load_config(ROOT / "configs" / "tfidf.yaml")
+    model = build_model(config.model, taxonomy, config.training).fit(data.texts, data.y)
+    return save_bundle(tmp_path_factory.mktemp("bundle") / "theme_model", model, taxonomy, np.full(len(taxonomy), 0.5))
+
+
+@pytest.fixture
+def inbox(tmp_path) -> Path:
+    """Reports of every supported format, plus an empty, a binary and a GBK file."""
+    import docx
+
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a_utf8.txt").write_text(f"某区司法局2024年工作总结\n{AID}\n{ENFORCE}\n", encoding="utf-8")
+    (folder / "b_gbk.txt").write_bytes(f"{MEDIATE}\n{AID}\n".encode("gbk"))
+    html = (f"<html><head><title>t</title></head><body><div class='nav'>首页 > 工作动态</div><article><h1>某区法治建设</h1>"
+            f"<p>{ENFORCE}</p><p>{MEDIATE}</p></article><footer>版权所有 某区司法局</footer></body></html>")  # fmt: skip
+    (folder / "sub" / "c_page.html").write_text(html, encoding="utf-8")
+    document = docx.Document()
+    for text in ("某街道2023年法治政府建设年度报告", AID, MEDIATE):
+        document.add_paragraph(text)
+    document.save(folder / "sub" / "d_report.docx")
+    (folder / "e_empty.txt").write_bytes(b"")
+    (folder / "f_binary.txt").write_bytes(bytes(range(256)) * 40)
+    return folder
+
+
+def _tag(inbox: Path, out: Path, bundle_dir: Path, *extra: str) -> int:
+    return main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(out), "--no-progress", *extra])
+
+
+def test_tags_every_good_report_and_reports_the_bad_one(inbox, bundle_dir, tmp_path, capsys):
+    out = tmp_path / "tags.jsonl"
+    assert _tag(inbox, out, bundle_dir) == 1  # one unreadable file -> non-zero exit
+    err = capsys.readouterr().err
+    assert "f_binary.txt" in err and "binary" in err
+    rows = pd.read_json(out, lines=True)
+    summary = pd.read_json(out.with_name("tags.summary.jsonl"), lines=True)
+    assert set(Path(p).name for p in rows["report_path"]) == {"a_utf8.txt", "b_gbk.txt", "c_page.html", "d_report.docx"}
+    gbk = rows[rows["report_path"].str.endswith("b_gbk.txt")]
+    assert gbk["text"].iloc[0] == MEDIATE  # decoded correctly
+    aid_rows = rows[rows["text"] == AID]
+    assert len(aid_rows) == 3 and all("legal_aid" in t for t in aid_rows["themes"])
+    assert all("法律援助" in e["legal_aid"] for e in aid_rows["evidence"])
+    assert not any("版权所有" in t for t in rows["text"])
+    by_name = {Path(p).name: r for p, r in zip(summary["report_path"], summary.to_dict("records"))}
+    assert by_name["e_empty.txt"]["paragraphs"] == 0 and by_name["e_empty.txt"]["status"] == "ok"
+    assert by_name["f_binary.txt"]["status"] == "error"
+    assert by_name["a_utf8.txt"]["paragraphs"] == 3
+    assert by_name["a_utf8.txt"]["paragraphs_legal_aid"] == 1
+    assert 0 < by_name["a_utf8.txt"]["share_legal_aid"] < 1
+    assert len(by_name["a_utf8.txt"]["top_legal_aid"]) == 1
+    for column in [c for c in rows.columns if c.startswith("score_")]:
+        assert rows[column].between(0, 1).all()
+
+
+def test_resume_after_interruption_gives_exactly_the_uninterrupted_rows(inbox, bundle_dir, tmp_path):
+    full = tmp_path / "full.jsonl"
+    _tag(inbox, full, bundle_dir)
+    # An interrupted run: only part of the folder was tagged before it stopped.
+    partial = tmp_path / "partial.jsonl"
+    _tag(inbox / "sub", partial, bundle_dir)
+    assert _tag(inbox, partial, bundle_dir, "--resume") == 1
+    assert _tag(inbox, partial, bundle_dir, "--resume") == 1  # running again adds nothing
+    key = ["report_path", "paragraph_index"]
+    a = pd.read_json(full, lines=True).sort_values(key).reset_index(drop=True)
+    b = pd.read_json(partial, lines=True).sort_values(key).reset_index(drop=True)
+    assert not b.duplicated(key).any()
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_xlsx_has_paragraph_and_summary_sheets(inbox, bundle_dir, tmp_path):
+    out = tmp_path / "tags.xlsx"
+    _tag(inbox, out, bundle_dir)
+    sheets = pd.read_excel(out, sheet_name=None)
+    assert set(sheets) == {"paragraphs", "summary"}
+    assert len(sheets["paragraphs"]) == 11  # 3 + 2 (GBK) + 3 (HTML: title, 2 paragraphs) + 3 (docx)
+    assert "legal_aid" in sheets["paragraphs"]["themes"].iloc[1]
+    assert not list(tmp_path.glob(".tags.xlsx.*"))  # no temp file left behind
+
+
+def test_csv_output_and_threshold_override(inbox, bundle_dir, tmp_path):
+    out = tmp_path / "tags.csv"
+    _tag(inbox / "a_utf8.txt", out, bundle_dir, "--threshold", "0.01")
+    rows = pd.read_csv(out)
+    assert len(rows) == 3
+    assert all(len(str(t).split(";")) > 5 for t in rows["themes"])
+    assert (tmp_path / "tags.summary.csv").exists()
+
+
+def test_bad_arguments_are_one_line_errors(inbox, bundle_dir, tmp_path, capsys):
+    assert main(["tag", str(tmp_path / "missing"), "--model", str(bundle_dir), "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "x.parquet")]) == 2
+    assert main(["tag", str(inbox), "--model", str(tmp_path / "nomodel"), "--out", str(tmp_path / "x.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_tagging_a_seed_with_the_registered_champion(tiny_bert, tmp_path, store, capsys):
+    from trainer.training import train
+
+    config = load_config(ROOT / "configs" / "keywords.yaml", [f"tracking.tracking_uri={store}"])
+    result = train(config, echo=lambda s: None)
+    out = tmp_path / "seed.jsonl"
+    args = ["tag", str(ROOT / "seeds" / "002_6416096977825b04.txt"), "--out", str(out), "--tracking-uri", store,
+            "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    assert "using @candidate" in capsys.readouterr().err
+    assert main(["promote", "theme-tagger", result.model_version, "--tracking-uri", store]) == 0
+    assert main(args) == 0
+    assert "using @candidate" not in capsys.readouterr().err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 17
+    assert any("mediation" in r["themes"] for r in rows)

@@ -1,0 +1,159 @@
+"""A training run logs everything an analyst looks at in MLflow, and its model behaves the same everywhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import clean_env, free_port
+from trainer.cli import main
+from trainer.config import load_config
+from trainer.evaluation import report_folds
+from trainer.labels import DEFAULT_GOLD, load_gold
+from trainer.taxonomy import load_taxonomy
+from trainer.training import train
+
+SAMPLE = [
+    "全年共办理法律援助案件608宗，接待群众咨询6706次。",
+    "推进街道综合行政执法改革，开展执法案卷评查。",
+    "现将有关情况报告如下：",
+]
+
+
+def test_run_logs_params_metrics_plots_tables_and_data(tiny_run):
+    config, result, uri = tiny_run
+    client = MlflowClient(uri)
+    run = client.get_run(result.run_id)
+    assert run.data.params["model.family"] == "bert"
+    assert run.data.params["training.epochs"] == "1"
+    assert run.data.params["model.max_length"] == "64"
+    metrics = run.data.metrics
+    for key in ("cv_micro_f1", "cv_macro_f1", "cv_samples_f1", "cv_pr_auc_micro", "f1_enforcement",
+                "precision_mediation", "recall_legal_aid", "support_enforcement"):  # fmt: skip
+        assert key in metrics, key
+    assert metrics["support_enforcement"] == 29
+    assert 0.0 <= metrics["cv_micro_f1"] <= 1.0
+    assert len(client.get_metric_history(result.run_id, "fold/micro_f1")) == 5
+    assert [m.step for m in client.get_metric_history(result.run_id, "fold_0/train_loss")] == [1]
+    assert len(client.get_metric_history(result.run_id, "warm_start/train_loss")) == 1
+    artifacts = {
+        a.path for folder in ("plots", "evaluation", "config") for a in client.list_artifacts(result.run_id, folder)
+    }
+    assert {"plots/per_theme_f1.png", "plots/pr_curves.png", "plots/gold_vs_predicted.png"} <= artifacts
+    assert {"evaluation/oof_errors.json", "evaluation/oof_scores.json", "config/tiny.yaml"} <= artifacts
+    names = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert {"gold", "extra_train"} <= set(names)
+    assert names["gold"].dataset.digest
+
+
+def test_oof_errors_table_lists_wrong_paragraphs_with_text_gold_and_scores(tiny_run):
+    _, result, uri = tiny_run
+    path = MlflowClient(uri).download_artifacts(result.run_id, "evaluation/oof_errors.json")
+    table = json.loads(Path(path).read_text())
+    frame = pd.DataFrame(table["data"], columns=table["columns"])
+    assert {"id", "text", "gold", "predicted", "top_scores"} <= set(frame.columns)
+    assert len(frame) > 0
+    assert all(isinstance(json.loads(s), dict) for s in frame["top_scores"])
+
+
+def test_model_is_registered_as_candidate_and_promote_moves_champion(tiny_run, capsys):
+    config, result, uri = tiny_run
+    name = config.tracking.registered_model
+    client = MlflowClient(uri, registry_uri=uri)
+    assert str(client.get_model_version_by_alias(name, "candidate").version) == result.model_version
+    assert main(["promote", name, result.model_version, "--tracking-uri", uri]) == 0
+    assert str(client.get_model_version_by_alias(name, "champion").version) == result.model_version
+    assert main(["promote", name, "999", "--tracking-uri", uri]) == 2
+    assert "cannot promote" in capsys.readouterr().err
+
+
+def test_same_config_and_seed_give_the_same_metrics(tiny_bert, tmp_path):
+    overrides = [f"model.base_model={tiny_bert}", f"tracking.tracking_uri=sqlite:///{tmp_path / 'a.db'}",
+                 "data.extra_train=[]", "model.warm_start_epochs=0", "tracking.register_model=false"]  # fmt: skip
+    first = train(load_config("configs/tiny.yaml", overrides), echo=lambda s: None)
+    second = train(load_config("configs/tiny.yaml", overrides), echo=lambda s: None)
+    assert first.metrics.micro_f1 == second.metrics.micro_f1
+    np.testing.assert_allclose(first.oof_scores, second.oof_scores, rtol=1e-5, atol=1e-6)
+
+
+def test_folds_hold_out_whole_reports():
+    gold = load_gold(DEFAULT_GOLD, load_taxonomy())
+    folds = report_folds(gold.groups)
+    assert len(folds) == 5
+    for train_rows, test_rows in folds:
+        held_out = {gold.groups[i] for i in test_rows}
+        assert len(held_out) == 1
+        assert held_out.isdisjoint(gold.groups[i] for i in train_rows)
+
+
+def test_logged_model_predicts_the_same_in_a_fresh_process(tiny_run, tmp_path):
+    _, result, uri = tiny_run
+    mlflow.set_tracking_uri(uri)
+    in_process = mlflow.pyfunc.load_model(result.model_uri).predict(pd.DataFrame({"text": SAMPLE}))
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        f"mlflow.set_tracking_uri({uri!r})\n"
+        f"m = mlflow.pyfunc.load_model({result.model_uri!r})\n"
+        f"m.predict(pd.DataFrame({{'text': {SAMPLE!r}}})).to_json(sys.argv[1], orient='records')\n"
+    )
+    out = tmp_path / "pred.json"
+    subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=clean_env(), cwd=tmp_path, timeout=300)
+    fresh = pd.read_json(out, orient="records")
+    assert list(fresh["themes"]) == list(in_process["themes"])
+    score_columns = [c for c in in_process.columns if c.startswith("score_")]
+    assert len(score_columns) == 17
+    np.testing.assert_allclose(fresh[score_columns].to_numpy(), in_process[score_columns].to_numpy(), atol=1e-5)
+
+
+def test_pyfunc_threshold_param_overrides_tuned_thresholds(tiny_run):
+    _, result, uri = tiny_run
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(result.model_uri)
+    everything = model.predict(pd.DataFrame({"text": SAMPLE}), params={"threshold": 0.0001})
+    nothing = model.predict(pd.DataFrame({"text": SAMPLE}), params={"threshold": 0.9999})
+    assert all(len(t) == 17 for t in everything["themes"])
+    assert all(len(t) == 0 for t in nothing["themes"])
+
+
+@pytest.mark.slow
+def test_run_against_a_real_mlflow_server(tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination",
+         str(tmp_path / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(),
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start")
+        config = load_config(
+            "configs/tfidf.yaml", [f"tracking.tracking_uri={uri}", "tracking.registered_model=srv-tagger"]
+        )
+        result = train(config, Path("configs/tfidf.yaml"), echo=lambda s: None)
+        client = MlflowClient(uri, registry_uri=uri)
+        run = client.get_run(result.run_id)
+        assert run.data.params["model.family"] == "tfidf"
+        assert run.data.metrics["cv_micro_f1"] > 0.5
+        assert "plots/per_theme_f1.png" in {a.path for a in client.list_artifacts(result.run_id, "plots")}
+        assert str(client.get_model_version_by_alias("srv-tagger", "candidate").version) == result.model_version
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
