@@ -53,10 +53,19 @@ class BertModel(Strict):
     family: Literal["bert"]
     base_model: str = "moka-ai/m3e-small"
     max_length: int = Field(256, ge=8, le=512)
+    train_max_length: int | None = Field(
+        None, ge=8, le=512, description="token limit while training (default max_length)"
+    )
     # Stage 1 (optional): fine-tune on the extra training files alone, once per run;
     # every CV fold and the final fit then start from that checkpoint.
     warm_start_epochs: int = Field(0, ge=0, description="epochs on data.extra_train before per-fold training")
     warm_start_replay: float = Field(0.25, ge=0, le=1, description="share of warm-start rows trained on again")
+    head: Literal["network", "probe"] = Field(
+        "network",
+        description="network: fine-tune encoder+linear head per fold; probe: per-theme logistic regression on the "
+        "(warm-started) encoder's mean-pooled embeddings, no per-fold gradient training",
+    )
+    probe_C: float = Field(2.0, gt=0, description="inverse regularisation of the probe's logistic regressions")
     freeze_embeddings: bool = Field(True, description="keep the word-embedding matrix fixed: ~2x faster on CPU")
     layer_lr_decay: float = Field(1.0, gt=0, le=1, description="lr multiplier per layer going down the encoder")
     dropout: float = Field(0.1, ge=0, lt=1)
@@ -101,6 +110,7 @@ class EvaluationConfig(Strict):
     thresholds: Literal["per_theme", "global"] = "per_theme"
     global_threshold: float = Field(0.5, gt=0, lt=1)
     cross_validate: bool = True
+    int8_check: bool = Field(False, description="also score each fold with an int8-quantized copy and log its metrics")
 
 
 class TrackingConfig(Strict):
@@ -126,14 +136,25 @@ class RunConfig(Strict):
 
 
 def _set_path(tree: dict, dotted: str, value: Any, source: str) -> None:
+    """Set `a.b.0.c` in nested mappings and lists (a number indexes a list, e.g. ensemble members)."""
     keys = dotted.split(".")
-    node = tree
-    for key in keys[:-1]:
-        child = node.setdefault(key, {})
-        if not isinstance(child, dict):
-            raise UserError(f"{source}: cannot set '{dotted}': '{key}' is not a section")
-        node = child
-    node[keys[-1]] = value
+    node: Any = tree
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise UserError(
+                    f"{source}: '{'.'.join(keys[:depth])}' is a list of {len(node)}; '{key}' is not an index of it"
+                )
+            key = int(key)
+        elif not isinstance(node, dict):
+            raise UserError(f"{source}: cannot set '{dotted}': '{'.'.join(keys[:depth])}' is not a section")
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and not isinstance(node.get(key), (dict, list)):
+                node[key] = {}
+            node = node[key]
 
 
 def apply_overrides(tree: dict, overrides: list[str]) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import tempfile
@@ -20,7 +21,7 @@ from trainer.config import BertModel, RunConfig, flatten
 from trainer.evaluation import Metrics, compute_metrics, cross_fitted_predictions, report_folds, tune_thresholds
 from trainer.labels import LabelledSet, load_examples, load_gold
 from trainer.models import build_model
-from trainer.pyfunc import ARTIFACT_KEY, ThemeTagger, pip_requirements, save_bundle, signature
+from trainer.pyfunc import ARTIFACT_KEY, ThemeTagger, pip_requirements, quantize_in_place, save_bundle, signature
 from trainer.taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -96,19 +97,30 @@ def _errors_table(gold: LabelledSet, predicted: np.ndarray, scores: np.ndarray) 
 
 
 def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, extra: LabelledSet | None,
-                   log_metric: Callable[[str, float, int], None], echo: Callable[[str], None]) -> np.ndarray:  # fmt: skip
-    """Out-of-fold scores for every gold paragraph, one report held out at a time."""
+                   log_metric: Callable[[str, float, int], None],
+                   echo: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Out-of-fold scores for every gold paragraph, one report held out at a time.
+
+    With `evaluation.int8_check`, each fold model is also scored after int8 quantization,
+    so the quality cost of fast inference is measured on the same out-of-fold paragraphs.
+    """
     scores = np.zeros(gold.y.shape, dtype=np.float64)
+    int8_scores = np.zeros(gold.y.shape, dtype=np.float64) if config.evaluation.int8_check else None
     folds = report_folds(gold.groups)
     for k, (train_rows, test_rows) in enumerate(folds):
         started = time.time()
         train = _training_set(gold, train_rows, extra)
         model = factory()
         model.fit(train.texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e))
-        scores[test_rows] = model.predict_proba(gold.subset(test_rows).texts)
+        test_texts = gold.subset(test_rows).texts
+        scores[test_rows] = model.predict_proba(test_texts)
+        if int8_scores is not None:
+            quantized = copy.deepcopy(model)
+            quantize_in_place(quantized)
+            int8_scores[test_rows] = quantized.predict_proba(test_texts)
         echo(f"  fold {k + 1}/{len(folds)}: held out {gold.groups[test_rows[0]]} "
              f"({len(test_rows)} paragraphs, trained on {len(train)}) in {time.time() - started:.0f}s")  # fmt: skip
-    return scores
+    return scores, int8_scores
 
 
 def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[str], None] = print) -> RunResult:
@@ -145,9 +157,15 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
              + (f", {len(extra)} extra training paragraphs" if extra is not None else ""))  # fmt: skip
         metrics = None
         if ev.cross_validate:
-            scores = cross_validate(config, gold, factory, extra, log_metric, echo)
+            scores, int8_scores = cross_validate(config, gold, factory, extra, log_metric, echo)
             predicted = cross_fitted_predictions(scores, y, gold.groups, ev.thresholds, ev.global_threshold)
             metrics = compute_metrics(y, predicted, scores, taxonomy.ids)
+            if int8_scores is not None:
+                int8_predicted = cross_fitted_predictions(
+                    int8_scores, y, gold.groups, ev.thresholds, ev.global_threshold
+                )
+                int8_metrics = compute_metrics(y, int8_predicted, int8_scores, taxonomy.ids)
+                mlflow.log_metrics({f"cv_int8_{k}": v for k, v in int8_metrics.summary().items()})
             for k, (_, test_rows) in enumerate(report_folds(gold.groups)):
                 fold = compute_metrics(y[test_rows], predicted[test_rows], scores[test_rows], taxonomy.ids)
                 mlflow.log_metric("fold/micro_f1", fold.micro_f1, step=k)

@@ -20,7 +20,8 @@ from torch import nn
 from trainer.config import BertModel as BertSpec
 from trainer.config import TrainingConfig
 from trainer.models import EpochCallback, read_manifest, write_manifest
-from trainer.models.encoder import MeanPoolClassifier, length_sorted_batches, load_encoder, set_threads
+from trainer.models.encoder import MeanPoolClassifier, embed, length_sorted_batches, load_encoder, set_threads
+from trainer.models.linear import PerThemeLogistic
 from trainer.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ def param_groups(model: MeanPoolClassifier, lr: float, decay: float, weight_deca
     return groups
 
 
+def load_encoder_net(model: BertThemeModel) -> tuple:
+    tokenizer, encoder = load_encoder(model.spec.base_model)
+    return tokenizer, MeanPoolClassifier(encoder, model.n_themes, model.spec.dropout)
+
+
 class BertThemeModel:
     family = "bert"
 
@@ -73,6 +79,8 @@ class BertThemeModel:
         self.net: MeanPoolClassifier | None = None
         self.quantized = False
         self.warm_texts: frozenset[str] = frozenset()
+        self.probe: PerThemeLogistic | None = None
+        self._embeddings: dict[str, np.ndarray] = {}
 
     def _fresh_net(self) -> None:
         if self.init_from is not None:
@@ -91,9 +99,29 @@ class BertThemeModel:
                 total += loss_fn(self.net(**batch), torch.tensor(y[rows], dtype=torch.float32)).item() * len(rows)
         return total / max(len(texts), 1)
 
+    def embeddings(self, texts: list[str]) -> np.ndarray:
+        """Mean-pooled embeddings from the current encoder, cached by text while the encoder is frozen."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._embeddings]
+        if missing:
+            vectors = embed(missing, self.tokenizer, self.net.encoder, self.spec.max_length)
+            self._embeddings.update(zip(missing, vectors))
+        return np.stack([self._embeddings[t] for t in texts])
+
+    def _fit_probe(self, texts: list[str], y: np.ndarray) -> BertThemeModel:
+        """Linear probe: the (warm-started) encoder stays fixed; a logistic regression per theme learns the labels."""
+        warm = self.init_from
+        self.tokenizer, self.net = (warm.tokenizer, warm.net) if warm is not None else load_encoder_net(self)
+        self._embeddings = warm._embeddings if warm is not None else {}
+        weight = "balanced" if self.training.class_weighting == "balanced" else None
+        self.probe = PerThemeLogistic(self.spec.probe_C, weight, self.training.seed).fit(self.embeddings(texts), y)
+        self.init_from = None
+        return self
+
     def fit(self, texts: list[str], y: np.ndarray, on_epoch: EpochCallback | None = None,
             epochs: int | None = None) -> BertThemeModel:  # fmt: skip
         set_threads(self.training.threads)
+        if self.spec.head == "probe" and epochs is None:
+            return self._fit_probe(texts, np.asarray(y))
         self._fresh_net()
         y = np.asarray(y, dtype=np.float32)
         rng = np.random.RandomState(self.training.seed)
@@ -127,12 +155,13 @@ class BertThemeModel:
 
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.training.warmup_share * steps), steps)
         best_val, best_state, bad_epochs = np.inf, None, 0
+        train_length = self.spec.train_max_length or self.spec.max_length
         for epoch in range(1, epochs + 1):
             self.net.train()
             total = 0.0
             batches = length_grouped_batches(train_rows, [len(t) for t in texts], batch_size, rng)
             for rows in batches:
-                enc = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=self.spec.max_length,
+                enc = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=train_length,
                                      padding=True, return_tensors="pt")  # fmt: skip
                 logits = self.net(enc["input_ids"], enc["attention_mask"])
                 loss = loss_fn(logits, torch.from_numpy(y[rows]))
@@ -162,7 +191,11 @@ class BertThemeModel:
 
     def quantize(self) -> BertThemeModel:
         """int8 dynamic quantization of the Linear layers: faster on CPU, for inference only."""
-        self.net = torch.ao.quantization.quantize_dynamic(self.net, {nn.Linear}, dtype=torch.qint8)
+        import warnings
+
+        with warnings.catch_warnings():  # eager-mode quantization is deprecated in favour of torchao, still works
+            warnings.simplefilter("ignore")
+            self.net = torch.ao.quantization.quantize_dynamic(self.net, {nn.Linear}, dtype=torch.qint8)
         self.quantized = True
         return self
 
@@ -170,6 +203,10 @@ class BertThemeModel:
     def predict_proba(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         set_threads(self.training.threads)
         self.net.eval()
+        if self.probe is not None:
+            return self.probe.predict_proba(
+                embed(texts, self.tokenizer, self.net.encoder, self.spec.max_length, batch_size)
+            )
         out = np.zeros((len(texts), self.n_themes), dtype=np.float32)
         for rows, batch in length_sorted_batches(texts, self.tokenizer, self.spec.max_length, batch_size):
             out[rows] = torch.sigmoid(self.net(**batch)).numpy()
@@ -182,6 +219,8 @@ class BertThemeModel:
         self.net.encoder.save_pretrained(folder / "encoder")
         self.tokenizer.save_pretrained(folder / "encoder")
         save_file({k: v.contiguous() for k, v in self.net.head.state_dict().items()}, folder / "head.safetensors")
+        if self.probe is not None:
+            np.savez(folder / "probe.npz", coef=self.probe.coef_, intercept=self.probe.intercept_)
 
     @classmethod
     def load(cls, folder: Path, taxonomy: Taxonomy, quantize: bool = False) -> BertThemeModel:
@@ -193,4 +232,8 @@ class BertThemeModel:
         model.net = MeanPoolClassifier(encoder, model.n_themes, spec.dropout)
         model.net.head.load_state_dict(load_file(folder / "head.safetensors"))
         model.net.eval()
+        if (folder / "probe.npz").exists():
+            weights = np.load(folder / "probe.npz")
+            model.probe = PerThemeLogistic(spec.probe_C, None, 0)
+            model.probe.coef_, model.probe.intercept_ = weights["coef"], weights["intercept"]
         return model.quantize() if quantize else model
