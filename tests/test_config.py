@@ -48,10 +48,12 @@ def test_shipped_config_validates(path):
         assert (ROOT / data_path).exists(), f"{path.name}: {data_path} does not exist"
 
 
-def test_default_config_is_the_warm_started_bert():
+def test_default_config_is_the_warm_started_bert_ensemble():
     config = load_config(ROOT / "configs" / "default.yaml")
-    assert isinstance(config.model, BertModel)
-    assert config.model.warm_start_epochs > 0
+    bert = config.model.members[0].model
+    assert isinstance(bert, BertModel)
+    assert bert.warm_start_epochs > 0 and bert.head == "probe"
+    assert [m.model.family for m in config.model.members] == ["bert", "tfidf", "keywords"]
     assert [str(p) for p in config.data.extra_train] == ["labels/examples.jsonl"]
     assert config.evaluation.scheme == "leave_one_report_out"
 
@@ -60,7 +62,7 @@ def test_default_config_is_the_warm_started_bert():
     ("stem", "family"),
     [
         ("bert_plain", "bert"),
-        ("default", "bert"),
+        ("default", "ensemble"),
         ("embedding_lr", "embedding_lr"),
         ("keywords", "keywords"),
         ("tfidf", "tfidf"),
@@ -212,7 +214,7 @@ def test_overrides_reach_the_config():
     assert config.training.learning_rate == pytest.approx(1e-4)
     assert config.evaluation.thresholds == "global"
     assert config.tracking.run_name == "2024"  # a YAML int used as a name stays a name
-    assert config.model.warm_start_epochs == 3  # untouched fields keep the file's values
+    assert config.model.members[0].model.warm_start_epochs == 6  # untouched fields keep the file's values
 
 
 def test_later_override_wins_and_families_can_switch(tmp_path):
@@ -230,7 +232,7 @@ def test_malformed_override(override):
 
 def test_override_below_a_value_is_refused():
     message = config_error(ROOT / "configs" / "default.yaml", ["training.epochs.max=3"])
-    assert message == "--set training.epochs.max=3: cannot set 'training.epochs.max': 'epochs' is not a section"
+    assert message == "--set training.epochs.max=3: cannot set 'training.epochs.max': 'training.epochs' is not a section"
 
 
 def test_override_with_a_bad_value_names_the_field():

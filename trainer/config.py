@@ -152,7 +152,7 @@ def _set_path(tree: dict, dotted: str, value: Any, source: str) -> None:
         if last:
             node[key] = value
         else:
-            if isinstance(node, dict) and not isinstance(node.get(key), (dict, list)):
+            if isinstance(node, dict) and node.get(key) is None:
                 node[key] = {}
             node = node[key]
 
