@@ -231,7 +231,7 @@ def test_malformed_override(override):
 
 
 def test_override_below_a_value_is_refused():
-    message = config_error(ROOT / "configs" / "default.yaml", ["training.epochs.max=3"])
+    message = config_error(ROOT / "configs" / "bert_plain.yaml", ["training.epochs.max=3"])
     assert message == "--set training.epochs.max=3: cannot set 'training.epochs.max': 'training.epochs' is not a section"
 
 
