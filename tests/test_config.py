@@ -232,7 +232,9 @@ def test_malformed_override(override):
 
 def test_override_below_a_value_is_refused():
     message = config_error(ROOT / "configs" / "bert_plain.yaml", ["training.epochs.max=3"])
-    assert message == "--set training.epochs.max=3: cannot set 'training.epochs.max': 'training.epochs' is not a section"
+    assert (
+        message == "--set training.epochs.max=3: cannot set 'training.epochs.max': 'training.epochs' is not a section"
+    )
 
 
 def test_override_with_a_bad_value_names_the_field():
