@@ -118,6 +118,7 @@ class TrackingConfig(Strict):
     experiment: str = "theme-tagging"
     registered_model: str = "theme-tagger"
     register_model: bool = True
+    log_int8: bool = Field(False, description="logged model runs int8-quantized by default (load-time model_config)")
     run_name: str | None = None
 
 

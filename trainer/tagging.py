@@ -70,7 +70,7 @@ def load_bundle(model_uri: str, int8: bool, tracking_uri: str | None) -> Bundle:
     elif not local.is_dir():
         tracking.connect()
     try:
-        loaded = mlflow.pyfunc.load_model(model_uri, model_config={"int8": int8})
+        loaded = mlflow.pyfunc.load_model(model_uri, model_config={"int8": True} if int8 else None)
     except (MlflowException, OSError) as exc:
         message = getattr(exc, "message", str(exc)).splitlines()[0]
         raise UserError(f"--model {model_uri}: cannot load the model ({message})") from None

@@ -205,7 +205,7 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
                 signature=signature(taxonomy.ids),
                 input_example=pd.DataFrame({"text": gold.texts[:2]}),
                 pip_requirements=pip_requirements(),
-                model_config={"int8": False},
+                model_config={"int8": config.tracking.log_int8},
                 registered_model_name=config.tracking.registered_model if config.tracking.register_model else None,
             )
         version = None
