@@ -1,0 +1,46 @@
+"""Print the comparison table of all runs in an MLflow experiment (markdown), newest run per name.
+
+python experiments/results_table.py [--tracking-uri URI] [--experiment theme-tagging]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mlflow.tracking import MlflowClient
+
+from trainer.taxonomy import load_taxonomy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--experiment", default="theme-tagging")
+    args = parser.parse_args()
+    from trainer import tracking
+
+    uri = args.tracking_uri or tracking.connect()
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(args.experiment)
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    latest = {}
+    for run in runs:
+        latest.setdefault(run.info.run_name, run)
+    ids = load_taxonomy().ids
+    print("| run | micro-F1 | macro-F1 | samples-F1 | PR-AUC (micro) | wall (min) |")
+    print("|---|---|---|---|---|---|")
+    for name, run in latest.items():
+        m = run.data.metrics
+        print(f"| {name} | {m['cv_micro_f1']:.3f} | {m['cv_macro_f1']:.3f} | {m['cv_samples_f1']:.3f} | "
+              f"{m['cv_pr_auc_micro']:.3f} | {m.get('wall_seconds', 0) / 60:.1f} |")  # fmt: skip
+    print()
+    print("| theme (n) | " + " | ".join(latest) + " |")
+    print("|---|" + "---|" * len(latest))
+    for theme in ids:
+        first = next(iter(latest.values())).data.metrics
+        cells = [f"{run.data.metrics.get(f'f1_{theme}', 0):.2f}" for run in latest.values()]
+        print(f"| {theme} ({int(first.get(f'support_{theme}', 0))}) | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
