@@ -126,8 +126,8 @@ def _text_from_pdf(data: bytes, name: str) -> str:
         raise UserError(f"{name}: not a readable PDF ({exc}); check the file or convert it to .docx/.txt") from None
 
 
-def extract_text(path: Path) -> str:
-    """Plain text of one report file, whatever its format."""
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, refusing unsupported types and oversized files before reading."""
     name = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -139,9 +139,16 @@ def extract_text(path: Path) -> str:
                 f"{name}: {size / 2**20:.1f} MB is larger than the {MAX_REPORT_BYTES // 2**20} MB limit "
                 "for one report; split the file"
             )
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise UserError(f"{name}: cannot read the file ({exc.strerror})") from None
+
+
+def extract_text(path: Path, data: bytes | None = None) -> str:
+    """Plain text of one report file, whatever its format."""
+    name = str(path)
+    suffix = path.suffix.lower()
+    data = _read_bytes(path) if data is None else data
     if not data.strip():
         return ""
     if suffix == ".txt":
@@ -180,10 +187,10 @@ def paragraphs_from_text(text: str, report_id: str) -> tuple[Paragraph, ...]:
 def read_report(path: str | Path) -> Report:
     """Read one report into paragraphs; an empty file gives a warning and no paragraphs."""
     path = Path(path)
-    text = extract_text(path)
+    raw = _read_bytes(path)
+    text = extract_text(path, raw)
     if not text.strip():
         log.warning("%s: empty file, no paragraphs", path)
-    raw = path.read_bytes() if path.exists() else b""
     return Report(path, path.stem, hashlib.sha256(raw).hexdigest(), paragraphs_from_text(text, path.stem))
 
 

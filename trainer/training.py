@@ -40,12 +40,6 @@ class RunResult:
     tracking_uri: str
 
 
-def _bert_specs(spec) -> list[BertModel]:
-    if isinstance(spec, BertModel):
-        return [spec]
-    return [m.model for m in getattr(spec, "members", []) if isinstance(m.model, BertModel)]
-
-
 class ModelFactory:
     """Builds fresh models for each fold; fits any BERT warm start once and shares it."""
 
