@@ -53,8 +53,12 @@ def free_port() -> int:
 
 
 def clean_env() -> dict[str, str]:
+    """Environment for child processes: this interpreter's bin first (servers spawn tools from PATH)."""
+    import sys
+
     env = dict(os.environ)
     env.pop("MLFLOW_TRACKING_URI", None)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     return env
 
 

@@ -78,7 +78,7 @@ def test_mlflow_models_predict_cli(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_spark_udf_matches_direct_predictions(tiny_run):
+def test_spark_udf_matches_direct_predictions(tiny_run, monkeypatch):
     if shutil.which("java") is None:
         pytest.skip("Java is not installed: Spark needs a JVM (install openjdk-17-jre-headless)")
     pyspark = pytest.importorskip("pyspark")
@@ -86,6 +86,9 @@ def test_spark_udf_matches_direct_predictions(tiny_run):
 
     _, result, uri = tiny_run
     mlflow.set_tracking_uri(uri)
+    # Spark's Python workers must run this environment's interpreter, whatever `python3` is on PATH.
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    monkeypatch.setenv("PATH", clean_env()["PATH"])
     spark = (SparkSession.builder.master("local[2]").appName("theme-udf-test")
              .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate())  # fmt: skip
     try:
