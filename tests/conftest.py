@@ -73,3 +73,20 @@ def tiny_run(tiny_bert, tmp_path_factory):
                          [f"model.base_model={tiny_bert}", f"tracking.tracking_uri={uri}"])  # fmt: skip
     result = train(config, ROOT / "configs" / "tiny.yaml", echo=lambda s: None)
     return config, result, uri
+
+
+def wait_until_up(url: str, process, seconds: float = 120) -> None:
+    """Poll a local server until it answers; fail the test if it exits or never answers."""
+    import time
+    import urllib.request
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"server for {url} exited with {process.returncode}")
+            time.sleep(0.5)
+    pytest.fail(f"server for {url} did not start in {seconds:.0f}s")

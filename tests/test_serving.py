@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 
 import mlflow
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import clean_env, free_port
+from tests.conftest import clean_env, free_port, wait_until_up
 
 TEXTS = ["全年共办理法律援助案件608宗。", "开展行政执法案卷评查，规范执法行为。", "现将有关情况报告如下："]
 
@@ -40,16 +39,7 @@ def test_rest_serving_answers_with_themes_and_scores(tiny_run):
         env=_env(uri), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail("mlflow models serve exited")
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow models serve did not start")
+        wait_until_up(f"http://127.0.0.1:{port}/ping", server)
         body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[t] for t in TEXTS]}}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
                                          headers={"Content-Type": "application/json"})  # fmt: skip

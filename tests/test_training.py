@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -15,7 +13,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import clean_env, free_port
+from tests.conftest import clean_env, free_port, wait_until_up
 from trainer.cli import main
 from trainer.config import load_config
 from trainer.evaluation import report_folds
@@ -136,14 +134,7 @@ def test_run_against_a_real_mlflow_server(tmp_path):
     )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{uri}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start")
+        wait_until_up(f"{uri}/health", server)
         config = load_config(
             "configs/tfidf.yaml", [f"tracking.tracking_uri={uri}", "tracking.registered_model=srv-tagger"]
         )
