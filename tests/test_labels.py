@@ -370,6 +370,15 @@ def test_examples_never_copy_a_gold_paragraph():
     assert copied == [], f"examples.jsonl lines {copied} copy gold (test) paragraphs"
 
 
+def test_examples_share_no_long_passage_with_gold():
+    """Team-written text may share stock official phrases with the seeds, never a 30-character passage."""
+    gold_texts = [json.loads(line)["text"] for line in gold_lines()]
+    passages = {t[i : i + 30] for t in gold_texts for i in range(len(t) - 29)}
+    leaking = [n for n, row in read_jsonl(EXAMPLES)
+               if any(row["text"][i : i + 30] in passages for i in range(len(row["text"]) - 29))]  # fmt: skip
+    assert leaking == [], f"examples.jsonl lines {leaking} share a 30-character passage with a gold paragraph"
+
+
 def test_examples_need_text(tmp_path, taxonomy):
     path = write_lines(tmp_path / "examples.jsonl", [json.dumps({"text": "  ", "themes": []})])
     with pytest.raises(UserError, match=re.escape(f"{path}:1: every example needs a non-empty 'text'")):
