@@ -100,3 +100,33 @@ def test_overrides_reach_into_ensemble_members():
     )
     assert config.model.members[0].model.warm_start_epochs == 2
     assert config.model.members[2].weight == 0.5
+
+
+def test_inference_batches_are_length_sorted_and_capped_in_tokens(tiny_bert):
+    from trainer.models.encoder import length_sorted_batches, load_encoder
+
+    tokenizer, _ = load_encoder(str(tiny_bert))
+    texts = ["调解" * n for n in (40, 1, 3, 60, 2, 5, 0, 30)]
+    batches = list(length_sorted_batches(texts, tokenizer, max_length=100, batch_size=3, max_tokens=128))
+    rows = np.concatenate([r for r, _ in batches])
+    assert sorted(rows.tolist()) == list(range(len(texts)))  # every paragraph exactly once
+    widths = [b["input_ids"].shape[1] for _, b in batches]
+    assert widths == sorted(widths)  # shortest first: little padding
+    for r, b in batches:
+        assert len(r) <= 3 and (len(r) == 1 or b["input_ids"].numel() <= 128)
+        lengths = b["attention_mask"].sum(1).tolist()
+        assert lengths == [len(tokenizer(texts[i], truncation=True, max_length=100)["input_ids"]) for i in r]
+    assert max(widths) == 100  # the 120-character paragraph is truncated to max_length, alone in its batch
+
+
+def test_bf16_training_learns_like_fp32(tiny_bert, data):
+    gold, examples = data
+    spec, training = _spec({"family": "bert", "base_model": str(tiny_bert), "max_length": 64}, epochs=2)
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        model = build_model(spec, TAXONOMY, training.model_copy(update={"precision": precision}))
+        losses: list[float] = []
+        model.fit(examples.texts[:200], examples.y[:200], on_epoch=lambda e, loss, seen=losses: seen.append(loss))
+        assert losses[-1] < losses[0]
+        scores[precision] = model.predict_proba(gold.texts[:20])
+    assert np.abs(scores["fp32"] - scores["bf16"]).max() < 0.1

@@ -37,18 +37,30 @@ def load_encoder(name_or_path: str):
     return tokenizer, encoder
 
 
+# Padded tokens per inference batch. Measured on 2 CPU cores (experiments/README.md): small batches stay in
+# cache, so ~1k tokens runs 1.3x (fp32) to 1.6x (int8) faster than 32 paragraphs of up to 256 tokens.
+MAX_BATCH_TOKENS = 1024
+
+
 def length_sorted_batches(
-    texts: list[str], tokenizer, max_length: int, batch_size: int
+    texts: list[str], tokenizer, max_length: int, batch_size: int = 32, max_tokens: int = MAX_BATCH_TOKENS
 ) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
-    """Batches of similar length (little padding), with the original row indices of each."""
-    lengths = [len(t) for t in texts]
-    order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(texts), batch_size):
-        rows = order[start : start + batch_size]
-        encoded = tokenizer(
-            [texts[i] for i in rows], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-        )
+    """Batches of similar length (little padding), with the original row indices of each.
+
+    Texts are tokenized once and sorted by token count; a batch takes at most `batch_size` texts and at most
+    `max_tokens` padded tokens (a single longer text still forms a batch of its own).
+    """
+    ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"] if len(texts) else []
+    order = np.argsort([len(i) for i in ids], kind="stable")
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and end - start < batch_size and (end - start + 1) * len(ids[order[end]]) <= max_tokens:
+            end += 1
+        rows = order[start:end]
+        encoded = tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt")
         yield rows, {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+        start = end
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
