@@ -127,6 +127,10 @@ BAD_CONFIGS = {
         "model:\n  family: ensemble\n  members:\n    - model: {family: keywords}\n",
         "model.members: List should have at least 2 items",
     ),
+    "precision": (
+        "model:\n  family: bert\ntraining:\n  precision: fp16\n",
+        "training.precision: Input should be 'fp32' or 'bf16' (got 'fp16')",
+    ),
     "no-model": ("training:\n  epochs: 3\n", "model: Field required"),
     "empty-file": ("", "model: Field required"),
     "not-a-mapping": ("- model\n- training\n", "a config must be a YAML mapping"),

@@ -163,8 +163,9 @@ class BertThemeModel:
             for rows in batches:
                 enc = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=train_length,
                                      padding=True, return_tensors="pt")  # fmt: skip
-                logits = self.net(enc["input_ids"], enc["attention_mask"])
-                loss = loss_fn(logits, torch.from_numpy(y[rows]))
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.training.precision == "bf16"):
+                    logits = self.net(enc["input_ids"], enc["attention_mask"])
+                loss = loss_fn(logits.float(), torch.from_numpy(y[rows]))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
                 optimizer.step()
