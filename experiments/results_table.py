@@ -23,9 +23,10 @@ def main() -> None:
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(args.experiment)
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
-    latest = {}
+    newest = {}
     for run in runs:
-        latest.setdefault(run.info.run_name, run)
+        newest.setdefault(run.info.run_name, run)
+    latest = dict(sorted(newest.items(), key=lambda item: item[1].info.start_time))  # in the order they ran
     ids = load_taxonomy().ids
     print("| run | micro-F1 | macro-F1 | samples-F1 | PR-AUC (micro) | wall (min) |")
     print("|---|---|---|---|---|---|")
@@ -33,6 +34,18 @@ def main() -> None:
         m = run.data.metrics
         print(f"| {name} | {m['cv_micro_f1']:.3f} | {m['cv_macro_f1']:.3f} | {m['cv_samples_f1']:.3f} | "
               f"{m['cv_pr_auc_micro']:.3f} | {m.get('wall_seconds', 0) / 60:.1f} |")  # fmt: skip
+    print()
+    print("Ensemble members, each scored alone on the same folds (cv_member_*), and int8 copies (cv_int8_*):")
+    print()
+    print("| run | part | micro-F1 | macro-F1 |")
+    print("|---|---|---|---|")
+    for name, run in latest.items():
+        m = run.data.metrics
+        for key in sorted(k for k in m if k.startswith("cv_member_") and k.endswith("_micro_f1")):
+            part = key[len("cv_member_") : -len("_micro_f1")]
+            print(f"| {name} | member {part} alone | {m[key]:.3f} | {m[key.replace('_micro_f1', '_macro_f1')]:.3f} |")
+        if "cv_int8_micro_f1" in m:
+            print(f"| {name} | int8 copy | {m['cv_int8_micro_f1']:.3f} | {m['cv_int8_macro_f1']:.3f} |")
     print()
     print("| theme (n) | " + " | ".join(latest) + " |")
     print("|---|" + "---|" * len(latest))

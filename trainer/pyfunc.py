@@ -43,6 +43,10 @@ def quantize_in_place(model) -> None:
         quantize_in_place(member)
 
 
+def is_quantized(model) -> bool:
+    return bool(getattr(model, "quantized", False)) or any(is_quantized(m) for m in getattr(model, "members", []))
+
+
 class Bundle:
     """A loaded artifact folder: model, taxonomy, thresholds."""
 

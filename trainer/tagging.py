@@ -19,7 +19,7 @@ import pandas as pd
 
 from trainer.errors import UserError
 from trainer.outputs import output_format, read_outputs, write_outputs
-from trainer.pyfunc import Bundle
+from trainer.pyfunc import Bundle, is_quantized
 from trainer.reader import Report, find_report_files, read_reports
 from trainer.taxonomy import Taxonomy
 
@@ -52,11 +52,11 @@ def resolve_model_uri(model: str | None, registered_name: str, tracking_uri: str
                     "train one first (trainer train configs/default.yaml) or pass --model")  # fmt: skip
 
 
-def load_bundle(model_uri: str, int8: bool, tracking_uri: str | None) -> Bundle:
-    """The model bundle behind an MLflow model URI or a local folder."""
+def load_bundle(model_uri: str, int8: bool | None, tracking_uri: str | None) -> Bundle:
+    """The model bundle behind an MLflow model URI or a local folder; int8=None keeps the model's logged default."""
     local = Path(model_uri)
     if local.is_dir() and (local / "thresholds.json").exists():
-        return Bundle(local, int8=int8)
+        return Bundle(local, int8=bool(int8))
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
@@ -70,7 +70,7 @@ def load_bundle(model_uri: str, int8: bool, tracking_uri: str | None) -> Bundle:
     elif not local.is_dir():
         tracking.connect()
     try:
-        loaded = mlflow.pyfunc.load_model(model_uri, model_config={"int8": True} if int8 else None)
+        loaded = mlflow.pyfunc.load_model(model_uri, model_config=None if int8 is None else {"int8": int8})
     except (MlflowException, OSError) as exc:
         message = getattr(exc, "message", str(exc)).splitlines()[0]
         raise UserError(f"--model {model_uri}: cannot load the model ({message})") from None
@@ -169,7 +169,7 @@ def run_tagging(args) -> int:
     bundle = load_bundle(uri, args.int8, args.tracking_uri)
     taxonomy = bundle.taxonomy
     cut = bundle.thresholds if args.threshold is None else np.full(len(taxonomy), args.threshold)
-    print(f"model: {uri}{' (int8)' if args.int8 else ''}; {len(files)} file(s)", file=sys.stderr)
+    print(f"model: {uri}{' (int8)' if is_quantized(bundle.model) else ''}; {len(files)} file(s)", file=sys.stderr)
 
     failures: list[tuple[str, str]] = []
     progress = Progress(len(files), enabled=not args.no_progress)

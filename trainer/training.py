@@ -92,14 +92,16 @@ def _errors_table(gold: LabelledSet, predicted: np.ndarray, scores: np.ndarray) 
 
 def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, extra: LabelledSet | None,
                    log_metric: Callable[[str, float, int], None],
-                   echo: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+                   echo: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:  # fmt: skip
     """Out-of-fold scores for every gold paragraph, one report held out at a time.
 
     With `evaluation.int8_check`, each fold model is also scored after int8 quantization,
     so the quality cost of fast inference is measured on the same out-of-fold paragraphs.
+    For an ensemble, each member's out-of-fold scores come back too (ablations from the same folds).
     """
     scores = np.zeros(gold.y.shape, dtype=np.float64)
     int8_scores = np.zeros(gold.y.shape, dtype=np.float64) if config.evaluation.int8_check else None
+    member_scores = [np.zeros(gold.y.shape) for _ in getattr(config.model, "members", [])]
     folds = report_folds(gold.groups)
     for k, (train_rows, test_rows) in enumerate(folds):
         started = time.time()
@@ -107,14 +109,20 @@ def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, 
         model = factory()
         model.fit(train.texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e))
         test_texts = gold.subset(test_rows).texts
-        scores[test_rows] = model.predict_proba(test_texts)
+        if member_scores:
+            parts = model.predict_members(test_texts)
+            for whole, part in zip(member_scores, parts):
+                whole[test_rows] = part
+            scores[test_rows] = model.combine(parts)
+        else:
+            scores[test_rows] = model.predict_proba(test_texts)
         if int8_scores is not None:
             quantized = copy.deepcopy(model)
             quantize_in_place(quantized)
             int8_scores[test_rows] = quantized.predict_proba(test_texts)
         echo(f"  fold {k + 1}/{len(folds)}: held out {gold.groups[test_rows[0]]} "
              f"({len(test_rows)} paragraphs, trained on {len(train)}) in {time.time() - started:.0f}s")  # fmt: skip
-    return scores, int8_scores
+    return scores, int8_scores, member_scores
 
 
 def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[str], None] = print) -> RunResult:
@@ -151,9 +159,15 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
              + (f", {len(extra)} extra training paragraphs" if extra is not None else ""))  # fmt: skip
         metrics = None
         if ev.cross_validate:
-            scores, int8_scores = cross_validate(config, gold, factory, extra, log_metric, echo)
+            scores, int8_scores, member_scores = cross_validate(config, gold, factory, extra, log_metric, echo)
             predicted = cross_fitted_predictions(scores, y, gold.groups, ev.thresholds, ev.global_threshold)
             metrics = compute_metrics(y, predicted, scores, taxonomy.ids)
+            for i, part in enumerate(member_scores):
+                part_predicted = cross_fitted_predictions(part, y, gold.groups, ev.thresholds, ev.global_threshold)
+                part_metrics = compute_metrics(y, part_predicted, part, taxonomy.ids)
+                family = config.model.members[i].model.family
+                mlflow.log_metrics({f"cv_member_{i}_{family}_{k}": v for k, v in part_metrics.summary().items()
+                                    if k in ("micro_f1", "macro_f1", "pr_auc_micro")})  # fmt: skip
             if int8_scores is not None:
                 int8_predicted = cross_fitted_predictions(
                     int8_scores, y, gold.groups, ev.thresholds, ev.global_threshold

@@ -22,8 +22,15 @@ class EnsembleThemeModel:
             member.fit(texts, y, on_epoch=on_epoch if member.family == "bert" else None)
         return self
 
+    def predict_members(self, texts: list[str], batch_size: int = 32) -> list[np.ndarray]:
+        """Each member's own scores (cross-validation logs them, so ablations need no extra runs)."""
+        return [m.predict_proba(texts, batch_size=batch_size) for m in self.members]
+
+    def combine(self, member_scores: list[np.ndarray]) -> np.ndarray:
+        return sum(w * s for w, s in zip(self.weights, member_scores))
+
     def predict_proba(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        return sum(w * m.predict_proba(texts, batch_size=batch_size) for w, m in zip(self.weights, self.members))
+        return self.combine(self.predict_members(texts, batch_size))
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)
