@@ -101,7 +101,7 @@ BAD_CONFIGS = {
     ),
     "thresholds": (
         "model:\n  family: keywords\nevaluation:\n  thresholds: x\n",
-        "evaluation.thresholds: Input should be 'per_theme' or 'global' (got 'x')",
+        "evaluation.thresholds: Input should be 'per_theme', 'shrunk', 'shared' or 'global' (got 'x')",
     ),
     "unknown-field": (
         "model:\n  family: keywords\ntraining:\n  epoch: 3\n",

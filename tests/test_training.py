@@ -84,6 +84,19 @@ def test_same_config_and_seed_give_the_same_metrics(tiny_bert, tmp_path):
     np.testing.assert_allclose(first.oof_scores, second.oof_scores, rtol=1e-5, atol=1e-6)
 
 
+def test_ensemble_run_logs_each_member_scored_alone(tmp_path):
+    """Ablations come from the same folds: a member's logged figures equal a run of that member alone."""
+    store = f"tracking.tracking_uri=sqlite:///{tmp_path / 'a.db'}"
+    ensemble = {"family": "ensemble", "members": [{"model": {"family": "tfidf"}}, {"model": {"family": "keywords"}}]}
+    both = train(load_config("configs/keywords.yaml", [f"model={json.dumps(ensemble)}", store,
+                                                       "tracking.register_model=false"]), echo=lambda s: None)  # fmt: skip
+    alone = train(load_config("configs/keywords.yaml", [store, "tracking.register_model=false"]), echo=lambda s: None)
+    metrics = MlflowClient(both.tracking_uri).get_run(both.run_id).data.metrics
+    assert {"cv_member_0_tfidf_micro_f1", "cv_member_0_tfidf_macro_f1", "cv_member_1_keywords_macro_f1"} <= set(metrics)
+    assert metrics["cv_member_1_keywords_macro_f1"] == pytest.approx(alone.metrics.macro_f1)
+    assert metrics["cv_member_1_keywords_micro_f1"] == pytest.approx(alone.metrics.micro_f1)
+
+
 def test_folds_hold_out_whole_reports():
     gold = load_gold(DEFAULT_GOLD, load_taxonomy())
     folds = report_folds(gold.groups)

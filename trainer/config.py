@@ -111,7 +111,11 @@ class TrainingConfig(Strict):
 
 class EvaluationConfig(Strict):
     scheme: Literal["leave_one_report_out"] = "leave_one_report_out"
-    thresholds: Literal["per_theme", "global"] = "per_theme"
+    thresholds: Literal["per_theme", "shrunk", "shared", "global"] = Field(
+        "per_theme", description="cut-offs tuned out of fold: per theme, per theme shrunk toward one shared cut-off, "
+        "one shared cut-off; or global_threshold for all (see trainer/evaluation.py)"
+    )
+    threshold_shrinkage: float = Field(10.0, ge=0, description="shrunk: pseudo-count of the shared cut-off")
     global_threshold: float = Field(0.5, gt=0, lt=1)
     cross_validate: bool = True
     int8_check: bool = Field(False, description="also score each fold with an int8-quantized copy and log its metrics")

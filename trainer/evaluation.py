@@ -12,6 +12,8 @@ import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import LeaveOneGroupOut
 
+from trainer.config import EvaluationConfig
+
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
@@ -21,32 +23,45 @@ def report_folds(groups: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     return list(LeaveOneGroupOut().split(np.zeros(len(groups_arr)), groups=groups_arr))
 
 
-def tune_thresholds(
-    scores: np.ndarray, y: np.ndarray, strategy: str = "per_theme", fallback: float = 0.5
-) -> np.ndarray:
-    """Per-theme thresholds maximising F1 on the given (out-of-fold) scores.
+def _best_cut(y_true: np.ndarray, scores: np.ndarray, prefer: float, average: str = "binary") -> float:
+    """The grid cut-off with the best F1; ties go to the one closest to `prefer` (no lucky extremes)."""
+    best, cut = (-1.0, 0.0), prefer
+    for t in THRESHOLD_GRID:
+        key = (round(f1_score(y_true, scores >= t, average=average, zero_division=0), 6), -abs(t - prefer))
+        if key > best:
+            best, cut = key, t
+    return float(cut)
 
-    Themes without a positive example keep the fallback; ties go to the threshold
-    closest to the fallback, so a lucky extreme cut-off is not preferred.
+
+def tune_thresholds(scores: np.ndarray, y: np.ndarray, rule: EvaluationConfig) -> np.ndarray:
+    """Cut-offs per theme from (out-of-fold) scores, by `rule.thresholds`:
+
+    - `per_theme`: each theme's own F1-best cut-off (themes without a positive keep `global_threshold`);
+    - `shared`: one cut-off for all themes, best micro-F1;
+    - `shrunk`: each theme's own cut-off pulled toward the shared one, with weight
+      `support / (support + threshold_shrinkage)`: a theme seen 2 times mostly follows the shared cut-off,
+      one seen 30 times mostly its own. Per-theme cut-offs tuned on a handful of positives are noise;
+    - `global`: `global_threshold` for every theme, nothing tuned.
     """
     n_themes = y.shape[1]
-    if strategy == "global":
-        return np.full(n_themes, fallback)
-    thresholds = np.full(n_themes, fallback)
-    for j in range(n_themes):
-        if y[:, j].sum() == 0:
-            continue
-        best = (-1.0, 0.0)
-        for t in THRESHOLD_GRID:
-            f1 = f1_score(y[:, j], scores[:, j] >= t, zero_division=0)
-            key = (round(f1, 6), -abs(t - fallback))
-            if key > best:
-                best, thresholds[j] = key, t
-    return thresholds
+    if rule.thresholds == "global":
+        return np.full(n_themes, rule.global_threshold)
+    shared = _best_cut(y, scores, rule.global_threshold, average="micro")
+    if rule.thresholds == "shared":
+        return np.full(n_themes, shared)
+    fallback = shared if rule.thresholds == "shrunk" else rule.global_threshold
+    own = np.array([_best_cut(y[:, j], scores[:, j], fallback) if y[:, j].any() else fallback
+                    for j in range(n_themes)])  # fmt: skip
+    if rule.thresholds == "per_theme":
+        return own
+    support = y.sum(axis=0).astype(float)
+    weight = np.divide(support, support + rule.threshold_shrinkage, out=np.zeros_like(support),
+                       where=support + rule.threshold_shrinkage > 0)  # fmt: skip
+    return weight * own + (1 - weight) * shared
 
 
-def cross_fitted_predictions(scores: np.ndarray, y: np.ndarray, groups: list[str], strategy: str,
-                             fallback: float) -> np.ndarray:  # fmt: skip
+def cross_fitted_predictions(scores: np.ndarray, y: np.ndarray, groups: list[str],
+                             rule: EvaluationConfig) -> np.ndarray:  # fmt: skip
     """Predictions where each report's thresholds are tuned on the other reports' scores only.
 
     Tuning and measuring on the same out-of-fold scores would flatter the model;
@@ -54,8 +69,7 @@ def cross_fitted_predictions(scores: np.ndarray, y: np.ndarray, groups: list[str
     """
     predicted = np.zeros_like(y)
     for train_rows, test_rows in report_folds(groups):
-        t = tune_thresholds(scores[train_rows], y[train_rows], strategy, fallback)
-        predicted[test_rows] = scores[test_rows] >= t
+        predicted[test_rows] = scores[test_rows] >= tune_thresholds(scores[train_rows], y[train_rows], rule)
     return predicted
 
 

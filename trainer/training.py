@@ -160,18 +160,16 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
         metrics = None
         if ev.cross_validate:
             scores, int8_scores, member_scores = cross_validate(config, gold, factory, extra, log_metric, echo)
-            predicted = cross_fitted_predictions(scores, y, gold.groups, ev.thresholds, ev.global_threshold)
+            predicted = cross_fitted_predictions(scores, y, gold.groups, ev)
             metrics = compute_metrics(y, predicted, scores, taxonomy.ids)
             for i, part in enumerate(member_scores):
-                part_predicted = cross_fitted_predictions(part, y, gold.groups, ev.thresholds, ev.global_threshold)
+                part_predicted = cross_fitted_predictions(part, y, gold.groups, ev)
                 part_metrics = compute_metrics(y, part_predicted, part, taxonomy.ids)
                 family = config.model.members[i].model.family
                 mlflow.log_metrics({f"cv_member_{i}_{family}_{k}": v for k, v in part_metrics.summary().items()
                                     if k in ("micro_f1", "macro_f1", "pr_auc_micro")})  # fmt: skip
             if int8_scores is not None:
-                int8_predicted = cross_fitted_predictions(
-                    int8_scores, y, gold.groups, ev.thresholds, ev.global_threshold
-                )
+                int8_predicted = cross_fitted_predictions(int8_scores, y, gold.groups, ev)
                 int8_metrics = compute_metrics(y, int8_predicted, int8_scores, taxonomy.ids)
                 mlflow.log_metrics({f"cv_int8_{k}": v for k, v in int8_metrics.summary().items()})
             for k, (_, test_rows) in enumerate(report_folds(gold.groups)):
@@ -183,9 +181,13 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
                 mlflow.log_metrics({f"{name}_{theme}": v for name, v in figures.items() if not np.isnan(v)})
             at_half = compute_metrics(y, (scores >= 0.5).astype(int), scores, taxonomy.ids)
             mlflow.log_metrics({"cv_micro_f1_at_0.5": at_half.micro_f1, "cv_macro_f1_at_0.5": at_half.macro_f1})
-            mlflow.log_figure(plots.f1_bars(metrics.per_theme), "plots/per_theme_f1.png")
-            mlflow.log_figure(plots.pr_curves(y, scores, taxonomy.ids), "plots/pr_curves.png")
-            mlflow.log_figure(plots.confusion_heatmap(y, predicted, taxonomy.ids), "plots/gold_vs_predicted.png")
+            import matplotlib.pyplot as plt
+
+            for figure, name in ((plots.f1_bars(metrics.per_theme), "per_theme_f1"),
+                                 (plots.pr_curves(y, scores, taxonomy.ids), "pr_curves"),
+                                 (plots.confusion_heatmap(y, predicted, taxonomy.ids), "gold_vs_predicted")):  # fmt: skip
+                mlflow.log_figure(figure, f"plots/{name}.png")
+                plt.close(figure)  # runs in one process (tests, notebooks) would otherwise pile figures up
             errors = _errors_table(gold, predicted, scores)
             if len(errors):
                 mlflow.log_table(errors, "evaluation/oof_errors.json")
@@ -193,7 +195,7 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
             oof.insert(0, "id", gold.ids)
             oof.insert(1, "gold", [",".join(t) for t in gold.themes])
             mlflow.log_table(oof, "evaluation/oof_scores.json")
-            thresholds = tune_thresholds(scores, y, ev.thresholds, ev.global_threshold)
+            thresholds = tune_thresholds(scores, y, ev)
         else:
             scores = np.zeros(y.shape)
             thresholds = np.full(len(taxonomy), ev.global_threshold)
