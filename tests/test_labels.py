@@ -379,6 +379,17 @@ def test_examples_share_no_long_passage_with_gold():
     assert leaking == [], f"examples.jsonl lines {leaking} share a 30-character passage with a gold paragraph"
 
 
+def test_double_labelled_examples_carry_the_agreed_or_adjudicated_themes():
+    examples = {row["id"]: set(row["themes"]) for _, row in read_jsonl(EXAMPLES)}
+    passes = ROOT / "labels" / "passes"
+    independent = {row["id"]: set(row["themes"]) for _, row in read_jsonl(passes / "examples_independent.jsonl")}
+    decided = {row["id"]: set(row["themes"]) for _, row in read_jsonl(passes / "examples_adjudication.jsonl")}
+    assert len(independent) > 2000 and set(independent) <= set(examples) and set(decided) <= set(independent)
+    for example_id, second in independent.items():
+        expected = decided.get(example_id, second)  # where the passes agreed, the writer's labels are the second's
+        assert examples[example_id] == expected, example_id
+
+
 def test_examples_need_text(tmp_path, taxonomy):
     path = write_lines(tmp_path / "examples.jsonl", [json.dumps({"text": "  ", "themes": []})])
     with pytest.raises(UserError, match=re.escape(f"{path}:1: every example needs a non-empty 'text'")):

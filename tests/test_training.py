@@ -126,6 +126,23 @@ def test_logged_model_predicts_the_same_in_a_fresh_process(tiny_run, tmp_path):
     np.testing.assert_allclose(fresh[score_columns].to_numpy(), in_process[score_columns].to_numpy(), atol=1e-5)
 
 
+def test_int8_is_the_logged_choice_unless_the_tagger_says_otherwise(tiny_run, tmp_path, capsys):
+    from trainer.pyfunc import is_quantized
+    from trainer.tagging import load_bundle
+
+    config, result, uri = tiny_run
+    assert config.tracking.log_int8 is False
+    assert not is_quantized(load_bundle(result.model_uri, None, uri).model)  # as logged
+    assert is_quantized(load_bundle(result.model_uri, True, uri).model)
+    assert not is_quantized(load_bundle(result.model_uri, False, uri).model)
+    seed = str(Path(__file__).resolve().parent.parent / "seeds" / "002_6416096977825b04.txt")
+    args = ["tag", seed, "--model", result.model_uri, "--tracking-uri", uri, "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a.jsonl"), "--int8"]) == 0
+    assert "(int8)" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b.jsonl")]) == 0
+    assert "(int8)" not in capsys.readouterr().err
+
+
 def test_pyfunc_threshold_param_overrides_tuned_thresholds(tiny_run):
     _, result, uri = tiny_run
     mlflow.set_tracking_uri(uri)
