@@ -75,9 +75,14 @@ def main() -> None:
 
         uri = tracking.connect()
         client = MlflowClient(uri, registry_uri=uri)
-        name, alias = args.model[len("models:/") :].split("@") if "@" in args.model else (None, None)
-        if name:
-            run = client.get_run(client.get_model_version_by_alias(name, alias).run_id)
+        ref = args.model[len("models:/") :] if args.model.startswith("models:/") else ""
+        version = None
+        if "@" in ref:
+            version = client.get_model_version_by_alias(*ref.split("@"))
+        elif "/" in ref:
+            version = client.get_model_version(*ref.split("/"))
+        if version is not None:
+            run = client.get_run(version.run_id)
             result["oof"] = {k: round(v, 4) for k, v in run.data.metrics.items()
                              if k in ("cv_micro_f1", "cv_macro_f1", "cv_int8_micro_f1", "cv_int8_macro_f1")}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)

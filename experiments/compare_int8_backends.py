@@ -4,7 +4,8 @@
     python experiments/compare_int8_backends.py
 
 Times the m3e-small encoder + mean pooling + linear head (the shape of the default model's BERT part)
-on the 132 seed paragraphs, length-sorted batches of 32, 2 threads, each backend in fp32 and int8.
+on the 132 seed paragraphs, the project's length-sorted batches (≤ 32 paragraphs, ≤ 1,024 padded tokens),
+2 threads, each backend in fp32 and int8.
 """
 
 from __future__ import annotations

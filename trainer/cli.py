@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="one cut-off for all themes instead of the tuned ones")
     p.add_argument("--resume", action="store_true", help="skip reports already in the output (by content hash)")
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
-                   help="int8-quantized BERT inference (about 3x faster on CPU); default: as the model was logged "
+                   help="int8-quantized BERT inference (about 3.5x faster on CPU); default: as the model was logged "
                    "(tracking.log_int8)")  # fmt: skip
     p.add_argument("--tracking-uri")
     p.add_argument("--no-progress", action="store_true")

@@ -37,9 +37,9 @@ def load_encoder(name_or_path: str):
     return tokenizer, encoder
 
 
-# Padded tokens per inference batch. Measured on 2 CPU cores (experiments/README.md): small batches stay in
-# cache, so ~1k tokens runs 1.3x (fp32) to 1.6x (int8) faster than 32 paragraphs of up to 256 tokens.
-MAX_BATCH_TOKENS = 1024
+# Padded tokens per inference batch. Measured on 2 CPU cores (experiments/bench_batching.py): small batches stay in
+# cache, so 512 tokens runs 1.2x (fp32) to 1.45x (int8) faster than batches of 32 paragraphs.
+MAX_BATCH_TOKENS = 512
 
 
 def length_sorted_batches(
