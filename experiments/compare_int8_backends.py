@@ -4,7 +4,7 @@
     python experiments/compare_int8_backends.py
 
 Times the m3e-small encoder + mean pooling + linear head (the shape of the default model's BERT part)
-on the 132 seed paragraphs, the project's length-sorted batches (≤ 32 paragraphs, ≤ 1,024 padded tokens),
+on the 132 seed paragraphs, the project's length-sorted batches (≤ 32 paragraphs, ≤ 512 padded tokens),
 2 threads, each backend in fp32 and int8.
 """
 
