@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-sqlite:///$PWD/mlruns/experiments.db}"
 trainer=${TRAINER:-.venv/bin/trainer}
-for c in configs/keywords.yaml experiments/configs/tfidf_gold_only.yaml \
+for c in configs/keywords.yaml experiments/configs/keywords_seed_lists.yaml experiments/configs/tfidf_gold_only.yaml \
          experiments/configs/embedding_lr_gold_only.yaml configs/bert_plain.yaml \
          configs/tfidf.yaml configs/embedding_lr.yaml experiments/configs/tfidf_keywords.yaml configs/default.yaml; do
   name=$(basename "$c" .yaml)

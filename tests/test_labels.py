@@ -92,10 +92,10 @@ def test_every_theme_has_names_and_keywords(taxonomy):
 
 
 def test_keywords_found_prefers_the_longest_match(taxonomy):
-    found = taxonomy.keywords_found("enforcement", "推进综合行政执法改革，规范执法人员管理")
-    assert found[0] == "综合行政执法"
-    assert "行政执法" not in found and "执法" not in found  # nested in longer hits
-    assert "执法人员" in found
+    found = taxonomy.keywords_found("enforcement", "推行行政执法监督码，开展综合执法培训")
+    assert found[0] == "行政执法监督码"
+    assert "行政执法监督" not in found  # nested in a longer hit
+    assert "综合执法" in found
 
 
 @pytest.mark.parametrize(
