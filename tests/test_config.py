@@ -123,6 +123,11 @@ BAD_CONFIGS = {
         "model:\n  family: ensemble\n  members:\n    - model: {family: keywords}\n    - model: {family: brt}\n",
         "model.members.1.model.family: unknown value 'brt' (allowed: 'keywords', 'tfidf', 'embedding_lr', 'bert')",
     ),
+    "ensemble-field-on-the-ensemble": (
+        "model:\n  family: ensemble\n  base_model: x\n  members:\n    - model: {family: keywords}\n"
+        "    - model: {family: tfidf}\n",
+        "model.base_model: not an ensemble field: set it on a member, e.g. model.members.0.model.base_model (got 'x')",
+    ),
     "ensemble-too-small": (
         "model:\n  family: ensemble\n  members:\n    - model: {family: keywords}\n",
         "model.members: List should have at least 2 items",

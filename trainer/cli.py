@@ -169,15 +169,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_library_warnings() -> None:
+    """Hide MLflow advice that does not apply here, so a run's output is the run's own lines."""
+    import warnings
+
+    # a gold/examples path is a local file; MLflow's registry offers two equivalent local source classes for it
+    warnings.filterwarnings("ignore", message=r"The specified dataset source can be interpreted in multiple ways")
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # MLflow sets up its own logger on import
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     for noisy in ("mlflow", "alembic", "urllib3", "httpx", "jieba", "transformers"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    _quiet_library_warnings()
     try:
         return args.func(args)
     except UserError as exc:

@@ -186,6 +186,8 @@ def _describe(error: dict, families: tuple[str, ...]) -> str:
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown field (check the spelling; see configs/default.yaml for the fields)"
+        if loc[:1] == ["model"] and len(loc) == 2 and "ensemble" in map(str, error["loc"]):
+            message = f"not an ensemble field: set it on a member, e.g. model.members.0.model.{loc[1]}"
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # model.family: name the field itself
         ctx = error.get("ctx") or {}
         field = f"{field}.{str(ctx.get('discriminator', 'family')).strip(chr(39))}"

@@ -13,6 +13,7 @@ for every theme instead of the tuned ones).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -84,15 +85,19 @@ def _texts(model_input) -> list[str]:
     return [str(t) for t in model_input]
 
 
-class ThemeTagger(mlflow.pyfunc.PythonModel):
-    def load_context(self, context) -> None:
-        config = context.model_config or {}
-        self.bundle = Bundle(Path(context.artifacts[ARTIFACT_KEY]), int8=bool(config.get("int8", False)))
+# MLflow advises type hints on `predict` when the class is created, under its own warning filter; the explicit
+# signature below is this model's contract (type hints would replace it), so the advice is recorded and dropped.
+with warnings.catch_warnings(record=True):
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
-        threshold = (params or {}).get("threshold")
-        threshold = None if threshold is None or float(threshold) < 0 else float(threshold)
-        return self.bundle.frame(_texts(model_input), threshold)
+    class ThemeTagger(mlflow.pyfunc.PythonModel):
+        def load_context(self, context) -> None:
+            config = context.model_config or {}
+            self.bundle = Bundle(Path(context.artifacts[ARTIFACT_KEY]), int8=bool(config.get("int8", False)))
+
+        def predict(self, context, model_input, params=None) -> pd.DataFrame:
+            threshold = (params or {}).get("threshold")
+            threshold = None if threshold is None or float(threshold) < 0 else float(threshold)
+            return self.bundle.frame(_texts(model_input), threshold)
 
 
 def signature(theme_ids: list[str]):
