@@ -42,7 +42,9 @@ def main() -> None:
         if not runs:
             print(f"| {name} | no such run |")
             continue
-        table = json.loads(Path(client.download_artifacts(runs[0].info.run_id, "evaluation/oof_scores.json")).read_text())
+        table = json.loads(
+            Path(client.download_artifacts(runs[0].info.run_id, "evaluation/oof_scores.json")).read_text()
+        )
         frame = dict(zip(table["columns"], zip(*table["data"])))
         assert list(frame["id"]) == gold.ids, "the run's gold paragraphs differ from labels/gold.jsonl"
         scores = np.column_stack([frame[f"score_{t}"] for t in taxonomy.ids]).astype(float)

@@ -103,8 +103,9 @@ class TrainingConfig(Strict):
     warmup_share: float = Field(0.1, ge=0, lt=1)
     threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
     precision: Literal["fp32", "bf16"] = Field(
-        "fp32", description="bf16: autocast forward passes while fine-tuning (fp32 weights); ~2.4x faster on CPUs "
-        "with AVX-512 BF16 or AMX, slower on CPUs without"
+        "fp32",
+        description="bf16: autocast forward passes while fine-tuning (fp32 weights); ~2.4x faster on CPUs "
+        "with AVX-512 BF16 or AMX, slower on CPUs without",
     )
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
 
@@ -112,8 +113,9 @@ class TrainingConfig(Strict):
 class EvaluationConfig(Strict):
     scheme: Literal["leave_one_report_out"] = "leave_one_report_out"
     thresholds: Literal["per_theme", "shrunk", "shared", "global"] = Field(
-        "per_theme", description="cut-offs tuned out of fold: per theme, per theme shrunk toward one shared cut-off, "
-        "one shared cut-off; or global_threshold for all (see trainer/evaluation.py)"
+        "per_theme",
+        description="cut-offs tuned out of fold: per theme, per theme shrunk toward one shared cut-off, "
+        "one shared cut-off; or global_threshold for all (see trainer/evaluation.py)",
     )
     threshold_shrinkage: float = Field(10.0, ge=0, description="shrunk: pseudo-count of the shared cut-off")
     global_threshold: float = Field(0.5, gt=0, lt=1)
