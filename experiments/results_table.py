@@ -22,7 +22,8 @@ def main() -> None:
     uri = args.tracking_uri or tracking.connect()
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(args.experiment)
-    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    runs = client.search_runs([experiment.experiment_id], "attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"])  # fmt: skip
     newest = {}
     for run in runs:
         newest.setdefault(run.info.run_name, run)
