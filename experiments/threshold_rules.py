@@ -55,6 +55,21 @@ def f1_micro(y: np.ndarray, predicted: np.ndarray) -> float:
     return round(float(f1_score(y, predicted, average="micro", zero_division=0)), 6)
 
 
+def newest_finished(client: MlflowClient, experiment_id: str, name: str):
+    """The newest finished run of that name, or None."""
+    finished = f"attributes.run_name = '{name}' and attributes.status = 'FINISHED'"
+    runs = client.search_runs([experiment_id], finished, order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0] if runs else None
+
+
+def oof_scores(client: MlflowClient, run, gold, taxonomy) -> np.ndarray:
+    """The run's logged out-of-fold scores, rows in gold order, columns in taxonomy order."""
+    table = json.loads(Path(client.download_artifacts(run.info.run_id, "evaluation/oof_scores.json")).read_text())
+    frame = dict(zip(table["columns"], zip(*table["data"])))
+    assert list(frame["id"]) == gold.ids, "the run's gold paragraphs differ from labels/gold.jsonl"
+    return np.column_stack([frame[f"score_{t}"] for t in taxonomy.ids]).astype(float)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="*", default=["keywords", "tfidf", "default"])
@@ -70,18 +85,11 @@ def main() -> None:
     print("| run | " + " | ".join(header) + " |")
     print("|---|" + "---|" * len(header))
     for name in args.runs:
-        finished = f"attributes.run_name = '{name}' and attributes.status = 'FINISHED'"
-        runs = client.search_runs([experiment.experiment_id], finished, order_by=["attributes.start_time DESC"],
-                                  max_results=1)  # fmt: skip
-        if not runs:
+        run = newest_finished(client, experiment.experiment_id, name)
+        if run is None:
             print(f"| {name} | no such run |")
             continue
-        table = json.loads(
-            Path(client.download_artifacts(runs[0].info.run_id, "evaluation/oof_scores.json")).read_text()
-        )
-        frame = dict(zip(table["columns"], zip(*table["data"])))
-        assert list(frame["id"]) == gold.ids, "the run's gold paragraphs differ from labels/gold.jsonl"
-        scores = np.column_stack([frame[f"score_{t}"] for t in taxonomy.ids]).astype(float)
+        scores = oof_scores(client, run, gold, taxonomy)
         cells = []
         for rule, k in RULES:
             predicted = cross_fitted_predictions(scores, gold.y, gold.groups,
