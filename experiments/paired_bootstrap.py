@@ -15,13 +15,10 @@ import argparse
 import numpy as np
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import precision_recall_fscore_support
-from threshold_rules import newest_finished, oof_scores
+from threshold_rules import add_store_arguments, newest_finished, oof_scores, open_store
 
-from trainer import tracking
 from trainer.config import EvaluationConfig
 from trainer.evaluation import cross_fitted_predictions
-from trainer.labels import DEFAULT_GOLD, load_gold
-from trainer.taxonomy import load_taxonomy
 
 
 def macro_f1(y: np.ndarray, predicted: np.ndarray) -> float:
@@ -46,13 +43,9 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="the model, then the runs to compare it with")
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tracking-uri", default=None)
-    parser.add_argument("--experiment", default="theme-tagging")
+    add_store_arguments(parser)
     args = parser.parse_args()
-    client = MlflowClient(args.tracking_uri or tracking.connect())
-    experiment = client.get_experiment_by_name(args.experiment)
-    taxonomy = load_taxonomy()
-    gold = load_gold(DEFAULT_GOLD, taxonomy)
+    client, experiment, taxonomy, gold = open_store(args)
     runs = {name: newest_finished(client, experiment.experiment_id, name) for name in args.runs}
     missing = [name for name, run in runs.items() if run is None]
     if missing:

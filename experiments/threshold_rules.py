@@ -70,16 +70,27 @@ def oof_scores(client: MlflowClient, run, gold, taxonomy) -> np.ndarray:
     return np.column_stack([frame[f"score_{t}"] for t in taxonomy.ids]).astype(float)
 
 
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--experiment", default="theme-tagging")
+
+
+def open_store(args: argparse.Namespace):
+    """(client, experiment, taxonomy, gold) for the store and experiment the arguments name."""
+    client = MlflowClient(args.tracking_uri or tracking.connect())
+    experiment = client.get_experiment_by_name(args.experiment)
+    if experiment is None:
+        raise SystemExit(f"no experiment named {args.experiment} in {client.tracking_uri}")
+    taxonomy = load_taxonomy()
+    return client, experiment, taxonomy, load_gold(DEFAULT_GOLD, taxonomy)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="*", default=["keywords", "tfidf", "default"])
-    parser.add_argument("--tracking-uri", default=None)
-    parser.add_argument("--experiment", default="theme-tagging")
+    add_store_arguments(parser)
     args = parser.parse_args()
-    client = MlflowClient(args.tracking_uri or tracking.connect())
-    experiment = client.get_experiment_by_name(args.experiment)
-    taxonomy = load_taxonomy()
-    gold = load_gold(DEFAULT_GOLD, taxonomy)
+    client, experiment, taxonomy, gold = open_store(args)
     header = [f"{r}" + (f" (k={k:g})" if r == "shrunk" else "") for r, k in RULES]
     header += ["shrunk + top theme unless boilerplate", "no-theme paragraphs", "of them given none (shrunk)"]
     print("| run | " + " | ".join(header) + " |")
