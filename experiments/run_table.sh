@@ -14,10 +14,14 @@ run() {  # run NAME CONFIG [--set ...]
 }
 for c in configs/keywords.yaml experiments/configs/keywords_seed_lists.yaml experiments/configs/tfidf_gold_only.yaml \
          experiments/configs/embedding_lr_gold_only.yaml configs/bert_plain.yaml \
-         configs/tfidf.yaml configs/embedding_lr.yaml experiments/configs/tfidf_keywords.yaml \
-         experiments/configs/previous_default.yaml experiments/configs/default_seed_lists.yaml; do
+         configs/tfidf.yaml configs/embedding_lr.yaml experiments/configs/tfidf_keywords.yaml; do
   run "$(basename "$c" .yaml)" "$c"
 done
+# ablations of the default: the seed-informed keyword lists; and also the previous round's token limits
+seed_lists=data.taxonomy=experiments/configs/taxonomy_seed_keywords.yaml
+run previous_default configs/default.yaml --set "$seed_lists" \
+  --set model.members.0.model.max_length=256 --set model.members.0.model.train_max_length=128
+run default_seed_lists configs/default.yaml --set "$seed_lists"
 # training noise: the default with another seed (not registered, so @candidate below stays the default's model)
 run default_seed7 configs/default.yaml --set training.seed=7 --set tracking.register_model=false
 run default configs/default.yaml

@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # MLflow sets up its own logger on import
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
-    for noisy in ("mlflow", "alembic", "urllib3", "httpx", "jieba", "transformers"):
+    for noisy in ("alembic", "urllib3", "httpx", "jieba", "transformers"):  # MLflow: MLFLOW_LOGGING_LEVEL above
         logging.getLogger(noisy).setLevel(logging.ERROR)
     _quiet_library_warnings()
     try:
