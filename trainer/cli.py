@@ -11,7 +11,7 @@ from trainer.errors import UserError
 
 
 def _cmd_data_check(args) -> int:
-    from trainer.labels import check_gold, load_examples
+    from trainer.labels import check_gold, check_real, load_examples
     from trainer.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(args.taxonomy)
@@ -21,12 +21,17 @@ def _cmd_data_check(args) -> int:
             load_examples(Path(args.examples), taxonomy)
         except UserError as exc:
             errors.append(str(exc))
+    checked_real = args.real and Path(args.real).exists()
+    if checked_real:
+        errors.extend(check_real(Path(args.real), taxonomy))
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
     if errors:
         print(f"{len(errors)} problem(s) found", file=sys.stderr)
         return 1
     print(f"ok: {args.gold} matches the reader output of {args.seeds} and the taxonomy ({len(taxonomy)} themes)")
+    if checked_real:
+        print(f"ok: {args.real} matches the reader output of its documents and the taxonomy")
     return 0
 
 
@@ -118,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--taxonomy", default="labels/taxonomy.yaml")
         p.add_argument("--seeds", default="seeds")
         p.add_argument("--examples", default="labels/examples.jsonl")
+        p.add_argument("--real", default="labels/real/paragraphs.jsonl", help="labelled real documents (if present)")
         p.set_defaults(func=func)
     p = data.add_parser("paragraphs", help="print the reader's paragraphs of reports as JSON lines")
     p.add_argument("inputs", nargs="+", help="files, folders or globs")

@@ -27,6 +27,11 @@ class DataConfig(Strict):
     taxonomy: Path = Path("labels/taxonomy.yaml")
     seeds: Path = Path("seeds")
     extra_train: list[Path] = Field(default_factory=list, description="training-only files, e.g. examples.jsonl")
+    real: Path | None = Field(
+        None,
+        description="labelled paragraphs of real documents from other places (labels/real/paragraphs.jsonl): "
+        "rows with split 'train' join the grouped CV, rows with split 'dev' are only ever scored",
+    )
 
 
 class KeywordsModel(Strict):
@@ -120,6 +125,7 @@ class EvaluationConfig(Strict):
     threshold_shrinkage: float = Field(10.0, ge=0, description="shrunk: pseudo-count of the shared cut-off")
     global_threshold: float = Field(0.5, gt=0, lt=1)
     cross_validate: bool = True
+    real_folds: int = Field(5, ge=2, description="folds of real training documents (grouped by document) in the CV")
     int8_check: bool = Field(False, description="also score each fold with an int8-quantized copy and log its metrics")
 
 

@@ -216,6 +216,80 @@ def load_examples(path: Path, taxonomy: Taxonomy) -> LabelledSet:
     )
 
 
+REAL_FIELDS = ("id", "report", "index", "hash", "text", "themes", "split")
+REAL_SPLITS = ("train", "dev")
+
+
+def documents_path(real_path: Path) -> Path:
+    """The collected documents behind a real-paragraph file: `documents.jsonl` beside it."""
+    return Path(real_path).with_name("documents.jsonl")
+
+
+def _read_real(path: Path, taxonomy: Taxonomy) -> list[tuple[int, dict]]:
+    rows = read_jsonl(path)
+    for lineno, row in rows:
+        where = f"{path}:{lineno}"
+        missing = [f for f in REAL_FIELDS if f not in row]
+        if missing:
+            raise UserError(f"{where}: missing field(s) {', '.join(missing)}")
+        if row["split"] not in REAL_SPLITS:
+            raise UserError(f"{where}: 'split' must be one of {', '.join(REAL_SPLITS)} (got {row['split']!r})")
+        errors = _theme_errors(where, row["themes"], taxonomy)
+        if errors:
+            raise UserError(errors[0])
+    return rows
+
+
+def load_real(path: Path, taxonomy: Taxonomy) -> tuple[LabelledSet, LabelledSet]:
+    """(training part, dev part) of the real-document labels; a document lies wholly in one part."""
+    rows = _read_real(Path(path), taxonomy)
+    parts = []
+    for split in REAL_SPLITS:
+        picked = [r for _, r in rows if r["split"] == split]
+        parts.append(LabelledSet([r["id"] for r in picked], [r["text"] for r in picked],
+                                 [list(r["themes"]) for r in picked], [r["report"] for r in picked],
+                                 taxonomy.ids, [f"real-{split}"] * len(picked)))  # fmt: skip
+    return parts[0], parts[1]
+
+
+def check_real(path: Path, taxonomy: Taxonomy) -> list[str]:
+    """Problems of a real-paragraph file: themes, ids, splits, and texts that no longer match the reader's
+    paragraphs of the collected documents (documents.jsonl beside it)."""
+    from trainer.reader import paragraphs_from_text
+
+    path = Path(path)
+    try:
+        rows = _read_real(path, taxonomy)
+    except UserError as exc:
+        return [str(exc)]
+    docs_file = documents_path(path)
+    documents = {row.get("doc"): row for _, row in read_jsonl(docs_file)}
+    errors: list[str] = []
+    seen: set[str] = set()
+    paragraphs: dict[str, tuple] = {}
+    for lineno, row in rows:
+        where = f"{path}:{lineno}"
+        if row["id"] in seen:
+            errors.append(f"{where}: duplicate id '{row['id']}'")
+            continue
+        seen.add(row["id"])
+        doc = documents.get(row["report"])
+        if doc is None:
+            errors.append(f"{where}: document '{row['report']}' is not in {docs_file}")
+            continue
+        if doc.get("split") != row["split"]:
+            errors.append(f"{where}: split '{row['split']}' differs from its document's ('{doc.get('split')}')")
+        if row["report"] not in paragraphs:
+            paragraphs[row["report"]] = paragraphs_from_text(doc["text"], row["report"])
+        found = paragraphs[row["report"]]
+        index = row["index"]
+        if not isinstance(index, int) or index >= len(found) or row["id"] != f"{row['report']}:{index:03d}":
+            errors.append(f"{where}: id '{row['id']}' is not a paragraph the reader makes of '{row['report']}'")
+        elif found[index].text != row["text"] or row["hash"] != text_hash(row["text"]):
+            errors.append(f"{where}: text of '{row['id']}' no longer matches the reader; re-label or fix the reader")
+    return errors
+
+
 def stats_table(data: LabelledSet) -> str:
     """Paragraphs and theme counts per report, as a plain-text table."""
     reports = sorted(set(data.groups))

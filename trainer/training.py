@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from trainer import plots, tracking
 from trainer.config import BertModel, RunConfig, flatten
 from trainer.evaluation import Metrics, compute_metrics, cross_fitted_predictions, report_folds, tune_thresholds
-from trainer.labels import LabelledSet, load_examples, load_gold
+from trainer.labels import LabelledSet, load_examples, load_gold, load_real
 from trainer.models import build_model
 from trainer.pyfunc import ARTIFACT_KEY, ThemeTagger, pip_requirements, quantize_in_place, save_bundle, signature
 from trainer.taxonomy import Taxonomy, load_taxonomy
@@ -90,10 +90,30 @@ def _errors_table(gold: LabelledSet, predicted: np.ndarray, scores: np.ndarray) 
     return pd.DataFrame(rows)
 
 
+def _log_metrics(prefix: str, metrics: Metrics) -> None:
+    """Headline figures as `<prefix>micro_f1` …, per-theme figures as `<prefix>theme_f1/<theme>` …"""
+    mlflow.log_metrics({f"{prefix}{k}": v for k, v in metrics.summary().items()})
+    for theme, figures in metrics.per_theme.items():
+        mlflow.log_metrics({f"{prefix}theme_{name}/{theme}": v for name, v in figures.items() if not np.isnan(v)})
+
+
+def fold_keys(gold: LabelledSet, real_train: LabelledSet | None, n_real_folds: int) -> list[str]:
+    """The CV fold of each labelled row: one fold per seed report, and real training documents spread over
+    `n_real_folds` folds by a hash of the document, so a document never straddles two folds."""
+    keys = list(gold.groups)
+    if real_train is not None:
+        import hashlib
+
+        keys += [f"real_fold_{int(hashlib.sha1(doc.encode()).hexdigest()[:8], 16) % n_real_folds}"
+                 for doc in real_train.groups]  # fmt: skip
+    return keys
+
+
 def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, extra: LabelledSet | None,
-                   log_metric: Callable[[str, float, int], None],
-                   echo: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:  # fmt: skip
-    """Out-of-fold scores for every gold paragraph, one report held out at a time.
+                   log_metric: Callable[[str, float, int], None], echo: Callable[[str], None],
+                   folds_by: list[str] | None = None) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:  # fmt: skip
+    """Out-of-fold scores for every labelled paragraph, one fold (a seed report, or a group of real documents
+    given by `folds_by`) held out at a time.
 
     With `evaluation.int8_check`, each fold model is also scored after int8 quantization,
     so the quality cost of fast inference is measured on the same out-of-fold paragraphs.
@@ -102,7 +122,7 @@ def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, 
     scores = np.zeros(gold.y.shape, dtype=np.float64)
     int8_scores = np.zeros(gold.y.shape, dtype=np.float64) if config.evaluation.int8_check else None
     member_scores = [np.zeros(gold.y.shape) for _ in getattr(config.model, "members", [])]
-    folds = report_folds(gold.groups)
+    folds = report_folds(folds_by or gold.groups)
     for k, (train_rows, test_rows) in enumerate(folds):
         started = time.time()
         train = _training_set(gold, train_rows, extra)
@@ -120,7 +140,7 @@ def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, 
             quantized = copy.deepcopy(model)
             quantize_in_place(quantized)
             int8_scores[test_rows] = quantized.predict_proba(test_texts)
-        echo(f"  fold {k + 1}/{len(folds)}: held out {gold.groups[test_rows[0]]} "
+        echo(f"  fold {k + 1}/{len(folds)}: held out {(folds_by or gold.groups)[test_rows[0]]} "
              f"({len(test_rows)} paragraphs, trained on {len(train)}) in {time.time() - started:.0f}s")  # fmt: skip
     return scores, int8_scores, member_scores
 
@@ -129,6 +149,11 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
     started = time.time()
     taxonomy = load_taxonomy(config.data.taxonomy)
     gold = load_gold(config.data.gold, taxonomy)
+    real_train, real_dev = load_real(config.data.real, taxonomy) if config.data.real else (None, None)
+    if real_train is not None and not len(real_train):
+        real_train = None
+    labelled = gold.concat(real_train) if real_train is not None else gold
+    folds_by = fold_keys(gold, real_train, config.evaluation.real_folds)
     extra = None
     for path in config.data.extra_train:
         part = load_examples(path, taxonomy)
@@ -147,53 +172,70 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
             mlflow.log_input(mlflow.data.from_pandas(extra.to_dataset().to_pandas(), name="extra_train",
                                                      source=",".join(map(str, config.data.extra_train))),
                              context="training")  # fmt: skip
+        if config.data.real is not None:
+            for name, part in (("real_train", real_train), ("real_dev", real_dev)):
+                if part is not None and len(part):
+                    mlflow.log_input(mlflow.data.from_pandas(part.to_dataset().to_pandas(), name=name,
+                                                             source=str(config.data.real)),
+                                     context="training" if name == "real_train" else "evaluation")  # fmt: skip
         mlflow.set_tags({"model.family": config.model.family, "gold.paragraphs": len(gold),
-                         "extra.paragraphs": len(extra) if extra is not None else 0})  # fmt: skip
+                         "extra.paragraphs": len(extra) if extra is not None else 0,
+                         "real_train.paragraphs": len(real_train) if real_train is not None else 0,
+                         "real_dev.paragraphs": len(real_dev) if real_dev is not None else 0})  # fmt: skip
 
         def log_metric(key: str, value: float, step: int) -> None:
             mlflow.log_metric(key, value, step=step)
 
         factory = ModelFactory(config, taxonomy, extra, log_metric)
-        y = gold.y
+        y = labelled.y
         echo(f"{config.model.family}: {len(gold)} gold paragraphs from {len(set(gold.groups))} reports"
-             + (f", {len(extra)} extra training paragraphs" if extra is not None else ""))  # fmt: skip
+             + (f", {len(real_train)} real training paragraphs from {len(set(real_train.groups))} documents"
+                if real_train is not None else "")
+             + (f", {len(extra)} extra training paragraphs" if extra is not None else "")
+             + (f"; dev: {len(real_dev)} paragraphs" if real_dev is not None and len(real_dev) else ""))  # fmt: skip
         metrics = None
         if ev.cross_validate:
-            scores, int8_scores, member_scores = cross_validate(config, gold, factory, extra, log_metric, echo)
-            predicted = cross_fitted_predictions(scores, y, gold.groups, ev)
-            metrics = compute_metrics(y, predicted, scores, taxonomy.ids)
+            scores, int8_scores, member_scores = cross_validate(config, labelled, factory, extra, log_metric, echo,
+                                                                folds_by)  # fmt: skip
+            predicted = cross_fitted_predictions(scores, y, folds_by, ev)
+            seeds = np.arange(len(gold))
+            metrics = compute_metrics(y[seeds], predicted[seeds], scores[seeds], taxonomy.ids)
+            if real_train is not None:
+                real = np.arange(len(gold), len(labelled))
+                _log_metrics("real_cv_", compute_metrics(y[real], predicted[real], scores[real], taxonomy.ids))
             for i, part in enumerate(member_scores):
-                part_predicted = cross_fitted_predictions(part, y, gold.groups, ev)
-                part_metrics = compute_metrics(y, part_predicted, part, taxonomy.ids)
+                part_predicted = cross_fitted_predictions(part, y, folds_by, ev)
+                part_metrics = compute_metrics(y[seeds], part_predicted[seeds], part[seeds], taxonomy.ids)
                 family = config.model.members[i].model.family
                 mlflow.log_metrics({f"cv_member_{i}_{family}_{k}": v for k, v in part_metrics.summary().items()
                                     if k in ("micro_f1", "macro_f1", "pr_auc_micro")})  # fmt: skip
             if int8_scores is not None:
-                int8_predicted = cross_fitted_predictions(int8_scores, y, gold.groups, ev)
-                int8_metrics = compute_metrics(y, int8_predicted, int8_scores, taxonomy.ids)
+                int8_predicted = cross_fitted_predictions(int8_scores, y, folds_by, ev)
+                int8_metrics = compute_metrics(y[seeds], int8_predicted[seeds], int8_scores[seeds], taxonomy.ids)
                 mlflow.log_metrics({f"cv_int8_{k}": v for k, v in int8_metrics.summary().items()})
-            for k, (_, test_rows) in enumerate(report_folds(gold.groups)):
+            for k, (_, test_rows) in enumerate(report_folds(folds_by)):
                 fold = compute_metrics(y[test_rows], predicted[test_rows], scores[test_rows], taxonomy.ids)
                 mlflow.log_metric("fold/micro_f1", fold.micro_f1, step=k)
                 mlflow.log_metric("fold/macro_f1", fold.macro_f1, step=k)
             mlflow.log_metrics({f"cv_{k}": v for k, v in metrics.summary().items()})
             for theme, figures in metrics.per_theme.items():
                 mlflow.log_metrics({f"{name}_{theme}": v for name, v in figures.items() if not np.isnan(v)})
-            at_half = compute_metrics(y, (scores >= 0.5).astype(int), scores, taxonomy.ids)
+            at_half = compute_metrics(y[seeds], (scores[seeds] >= 0.5).astype(int), scores[seeds], taxonomy.ids)
             mlflow.log_metrics({"cv_micro_f1_at_0.5": at_half.micro_f1, "cv_macro_f1_at_0.5": at_half.macro_f1})
             import matplotlib.pyplot as plt
 
             for figure, name in ((plots.f1_bars(metrics.per_theme), "per_theme_f1"),
-                                 (plots.pr_curves(y, scores, taxonomy.ids), "pr_curves"),
-                                 (plots.confusion_heatmap(y, predicted, taxonomy.ids), "gold_vs_predicted")):  # fmt: skip
+                                 (plots.pr_curves(y[seeds], scores[seeds], taxonomy.ids), "pr_curves"),
+                                 (plots.confusion_heatmap(y[seeds], predicted[seeds], taxonomy.ids),
+                                  "gold_vs_predicted")):  # fmt: skip
                 mlflow.log_figure(figure, f"plots/{name}.png")
                 plt.close(figure)  # runs in one process (tests, notebooks) would otherwise pile figures up
-            errors = _errors_table(gold, predicted, scores)
+            errors = _errors_table(labelled, predicted, scores)
             if len(errors):
                 mlflow.log_table(errors, "evaluation/oof_errors.json")
             oof = pd.DataFrame(scores, columns=[f"score_{t}" for t in taxonomy.ids])
-            oof.insert(0, "id", gold.ids)
-            oof.insert(1, "gold", [",".join(t) for t in gold.themes])
+            oof.insert(0, "id", labelled.ids)
+            oof.insert(1, "gold", [",".join(t) for t in labelled.themes])
             mlflow.log_table(oof, "evaluation/oof_scores.json")
             thresholds = tune_thresholds(scores, y, ev)
         else:
@@ -201,10 +243,21 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
             thresholds = np.full(len(taxonomy), ev.global_threshold)
         mlflow.log_dict(dict(zip(taxonomy.ids, map(float, thresholds))), "thresholds.json")
 
-        echo("  final fit on all gold paragraphs" + (" + extra" if extra is not None else ""))
+        echo("  final fit on all gold paragraphs" + (" + real training documents" if real_train is not None else "")
+             + (" + extra" if extra is not None else ""))  # fmt: skip
         final = factory()
-        everything = _training_set(gold, np.arange(len(gold)), extra)
+        everything = _training_set(labelled, np.arange(len(labelled)), extra)
         final.fit(everything.texts, everything.y, on_epoch=lambda e, loss: log_metric("final/train_loss", loss, e))
+        if real_dev is not None and len(real_dev):
+            dev_scores = final.predict_proba(real_dev.texts)
+            dev_metrics = compute_metrics(real_dev.y, (dev_scores >= thresholds).astype(int), dev_scores, taxonomy.ids)
+            _log_metrics("dev_", dev_metrics)
+            echo(f"  dev: micro-F1 {dev_metrics.micro_f1:.3f}, macro-F1 {dev_metrics.macro_f1:.3f} "
+                 f"on {len(real_dev)} paragraphs of {len(set(real_dev.groups))} unseen documents")  # fmt: skip
+            dev_table = pd.DataFrame(dev_scores, columns=[f"score_{t}" for t in taxonomy.ids])
+            dev_table.insert(0, "id", real_dev.ids)
+            dev_table.insert(1, "gold", [",".join(t) for t in real_dev.themes])
+            mlflow.log_table(dev_table, "evaluation/dev_scores.json")
         with tempfile.TemporaryDirectory() as tmp:
             bundle = save_bundle(Path(tmp) / "theme_model", final, taxonomy, thresholds)
             info = mlflow.pyfunc.log_model(
