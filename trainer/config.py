@@ -32,6 +32,9 @@ class DataConfig(Strict):
         description="labelled paragraphs of real documents from other places (labels/real/paragraphs.jsonl): "
         "rows with split 'train' join the grouped CV, rows with split 'dev' are only ever scored",
     )
+    real_in_training: bool = Field(
+        True, description="false: only score the dev part (e.g. a model trained without real documents)"
+    )
 
 
 class KeywordsModel(Strict):

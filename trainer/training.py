@@ -150,7 +150,7 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
     taxonomy = load_taxonomy(config.data.taxonomy)
     gold = load_gold(config.data.gold, taxonomy)
     real_train, real_dev = load_real(config.data.real, taxonomy) if config.data.real else (None, None)
-    if real_train is not None and not len(real_train):
+    if real_train is not None and (not len(real_train) or not config.data.real_in_training):
         real_train = None
     labelled = gold.concat(real_train) if real_train is not None else gold
     folds_by = fold_keys(gold, real_train, config.evaluation.real_folds)
