@@ -9,6 +9,7 @@ import argparse
 
 from mlflow.tracking import MlflowClient
 
+from trainer.evaluation import theme_metric_key
 from trainer.taxonomy import load_taxonomy
 
 
@@ -52,8 +53,9 @@ def main() -> None:
     print("|---|" + "---|" * len(latest))
     for theme in ids:
         first = next(iter(latest.values())).data.metrics
-        cells = [f"{run.data.metrics.get(f'f1_{theme}', 0):.2f}" for run in latest.values()]
-        print(f"| {theme} ({int(first.get(f'support_{theme}', 0))}) | " + " | ".join(cells) + " |")
+        cells = [f"{run.data.metrics.get(theme_metric_key('f1', theme), 0):.2f}" for run in latest.values()]
+        support = int(first.get(theme_metric_key("support", theme), 0))
+        print(f"| {theme} ({support}) | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

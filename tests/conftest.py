@@ -12,6 +12,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _throwaway_warm_start_cache(tmp_path_factory):
+    """Warm starts trained by tests are cached in a temporary $TRAINER_CACHE; pulled base models stay shared."""
+    from trainer.base_model import cache_root
+
+    models = cache_root() / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    root = tmp_path_factory.mktemp("trainer-cache")
+    (root / "models").symlink_to(models, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRAINER_CACHE", str(root))
+        yield root
+
+
 @pytest.fixture(autouse=True)
 def _project_root(monkeypatch):
     """Config paths are relative to the project root, as when a user runs `trainer` there."""

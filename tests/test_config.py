@@ -134,7 +134,7 @@ BAD_CONFIGS = {
     ),
     "precision": (
         "model:\n  family: bert\ntraining:\n  precision: fp16\n",
-        "training.precision: Input should be 'fp32' or 'bf16' (got 'fp16')",
+        "training.precision: Input should be 'auto', 'fp32' or 'bf16' (got 'fp16')",
     ),
     "no-model": ("training:\n  epochs: 3\n", "model: Field required"),
     "empty-file": ("", "model: Field required"),

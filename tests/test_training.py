@@ -36,10 +36,12 @@ def test_run_logs_params_metrics_plots_tables_and_data(tiny_run):
     assert run.data.params["training.epochs"] == "1"
     assert run.data.params["model.max_length"] == "64"
     metrics = run.data.metrics
-    for key in ("cv_micro_f1", "cv_macro_f1", "cv_samples_f1", "cv_pr_auc_micro", "f1_enforcement",
-                "precision_mediation", "recall_legal_aid", "support_enforcement"):  # fmt: skip
+    for key in ("cv_micro_f1", "cv_macro_f1", "cv_samples_f1", "cv_pr_auc_micro", "theme_f1/enforcement",
+                "theme_precision/mediation", "theme_recall/legal_aid", "theme_support/enforcement",
+                "theme_pr_auc/legal_aid"):  # fmt: skip
         assert key in metrics, key
-    assert metrics["support_enforcement"] == 29
+    assert metrics["theme_support/enforcement"] == 29
+    assert metrics["theme_f1/enforcement"] == pytest.approx(result.metrics.per_theme["enforcement"]["f1"])
     assert 0.0 <= metrics["cv_micro_f1"] <= 1.0
     assert len(client.get_metric_history(result.run_id, "fold/micro_f1")) == 5
     assert [m.step for m in client.get_metric_history(result.run_id, "fold_0/train_loss")] == [1]
@@ -52,6 +54,38 @@ def test_run_logs_params_metrics_plots_tables_and_data(tiny_run):
     names = {d.dataset.name: d for d in run.inputs.dataset_inputs}
     assert {"gold", "extra_train"} <= set(names)
     assert names["gold"].dataset.digest
+
+
+def test_per_theme_metrics_are_grouped_by_figure_and_headline_names_stay(tiny_run):
+    """The UI groups charts by the part before '/': one section per figure, 17 themes each."""
+    _, result, uri = tiny_run
+    metrics = MlflowClient(uri).get_run(result.run_id).data.metrics
+    groups = {}
+    for key in metrics:
+        groups.setdefault(key.split("/")[0] if "/" in key else "", []).append(key)
+    for figure in ("theme_f1", "theme_precision", "theme_recall", "theme_support"):
+        assert len(groups[figure]) == 17, figure
+    assert not [key for key in groups[""] if key.startswith(("f1_", "precision_", "recall_", "support_", "pr_auc_"))]
+    assert {"cv_micro_f1", "cv_macro_f1", "cv_micro_f1_at_0.5", "wall_seconds"} <= set(groups[""])
+    assert len(groups[""]) < 30  # the flat list holds the headline figures only
+
+
+def test_run_description_gives_the_headline(tiny_run):
+    from trainer.precision import resolve_precision
+
+    config, result, uri = tiny_run
+    run = MlflowClient(uri).get_run(result.run_id)
+    note = run.data.tags["mlflow.note.content"]
+    m = result.metrics
+    assert f"CV micro-F1 {m.micro_f1:.3f} · macro-F1 {m.macro_f1:.3f}" in note
+    assert "model: bert" in note
+    assert "132 gold paragraphs from 5 reports + 3868 extra training paragraphs" in note
+    resolved = resolve_precision("auto")[0]
+    assert f"precision: {resolved}" in note and "wall time: " in note and " min" in note
+    assert run.data.params["training.precision"] == "auto"
+    assert run.data.params["training.precision_resolved"] == resolved
+    experiment = MlflowClient(uri).get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_oof_errors_table_lists_wrong_paragraphs_with_text_gold_and_scores(tiny_run):

@@ -76,11 +76,13 @@ def _cmd_models_pull(args) -> int:
 
 def _cmd_train(args) -> int:
     from trainer.config import load_config
+    from trainer.progress import Progress
     from trainer.reporting import print_run
     from trainer.training import train
 
     config = load_config(args.config, args.set)
-    result = train(config, Path(args.config), echo=lambda s: print(s, flush=True))
+    progress = Progress()  # bars on a terminal, one line per stage in a log (stderr)
+    result = train(config, Path(args.config), echo=progress.echo, progress=progress)
     print_run(config, result)
     return 0
 
@@ -99,13 +101,14 @@ def _cmd_tag(args) -> int:
 
 
 def _cmd_ui(args) -> int:
+    import shlex
     import subprocess
 
     from trainer.tracking import tracking_uri, ui_command
 
     command = ui_command(tracking_uri())
-    print(command, flush=True)
-    return 0 if args.print_only else subprocess.call(command.split() + ["--host", args.host])
+    print(shlex.join(command), flush=True)
+    return 0 if args.print_only else subprocess.call([*command, "--host", args.host])
 
 
 def build_parser() -> argparse.ArgumentParser:

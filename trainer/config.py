@@ -110,10 +110,11 @@ class TrainingConfig(Strict):
     weight_decay: float = Field(0.01, ge=0)
     warmup_share: float = Field(0.1, ge=0, lt=1)
     threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
-    precision: Literal["fp32", "bf16"] = Field(
-        "fp32",
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
         description="bf16: autocast forward passes while fine-tuning (fp32 weights); ~2.4x faster on CPUs "
-        "with AVX-512 BF16 or AMX, slower on CPUs without",
+        "with AVX-512 BF16 or AMX, far slower on CPUs without; auto: bf16 only where the CPU runs it natively "
+        "(trainer/precision.py)",
     )
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
 

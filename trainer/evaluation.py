@@ -109,3 +109,17 @@ def compute_metrics(y: np.ndarray, predicted: np.ndarray, scores: np.ndarray, th
         pr_auc_macro=float(np.mean([per_theme[theme_ids[j]]["pr_auc"] for j in present])),
         per_theme=per_theme,
     )
+
+
+THEME_FIGURES = ("precision", "recall", "f1", "support", "pr_auc")
+
+
+def theme_metric_key(figure: str, theme: str) -> str:
+    """MLflow name of a per-theme figure, e.g. `theme_f1/enforcement`: the UI groups charts by the part before '/'."""
+    return f"theme_{figure}/{theme}"
+
+
+def theme_metrics(metrics: Metrics) -> dict[str, float]:
+    """Every per-theme figure under its MLflow name (a theme with no gold paragraph has no PR-AUC)."""
+    return {theme_metric_key(figure, theme): value for theme, figures in metrics.per_theme.items()
+            for figure, value in figures.items() if not np.isnan(value)}  # fmt: skip

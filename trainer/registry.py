@@ -10,7 +10,7 @@ from trainer.errors import UserError
 
 
 def promote(name: str, version: str, alias: str = "champion", uri: str | None = None) -> str:
-    uri = uri or tracking.connect()
+    uri = tracking.check_reachable(uri) if uri else tracking.connect()
     client = MlflowClient(uri, registry_uri=uri)
     try:
         client.get_model_version(name, str(version))

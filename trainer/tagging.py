@@ -147,6 +147,10 @@ def run_tagging(args) -> int:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise UserError(f"--threshold {args.threshold}: must be between 0 and 1")
+    if not (args.model and Path(args.model).is_dir()):  # a local model folder needs no tracking server
+        from trainer.tracking import check_reachable
+
+        check_reachable(args.tracking_uri)
     files = find_report_files(args.inputs)
     if not files:
         raise UserError(f"no report files found in {' '.join(args.inputs)}")

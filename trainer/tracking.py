@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import os
+import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import mlflow
 from mlflow.tracking import MlflowClient
 
 from trainer.config import TrackingConfig
+from trainer.errors import UserError
 
 DEFAULT_STORE = Path("mlruns")
+# Experiment tag the MLflow 3 UI reads to choose its layout; without it an experiment with no runs' traces opens on
+# the GenAI overview. Values the UI knows (ExperimentKind in mlflow/server/js/src/experiment-tracking/constants.ts):
+# genai_development, custom_model_development, finetuning, forecasting, classification, regression, automl, ...
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+SERVER_CHECK_SECONDS = 10.0
 
 
 def default_tracking_uri() -> str:
@@ -24,9 +34,31 @@ def tracking_uri(config: TrackingConfig | None = None) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+def check_reachable(uri: str | None = None, timeout: float = SERVER_CHECK_SECONDS) -> str:
+    """Fail at once, in one line, when a tracking server does not answer (MLflow itself retries for minutes).
+
+    Only http(s) stores are checked; any HTTP answer (even 401 or 404) means a server is there.
+    """
+    uri = uri or tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return uri
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        pass  # it answered: auth, a proxy or a server without /health, but reachable
+    except (OSError, ValueError) as exc:  # refused, unknown host, timed out, malformed URI
+        reason = getattr(exc, "reason", None) or exc
+        raise UserError(
+            f"cannot reach the MLflow tracking server {uri} ({reason}); start it (mlflow server ...), or point "
+            "MLFLOW_TRACKING_URI / tracking.tracking_uri / --tracking-uri at a running server, or unset them to "
+            "use the local store ./mlruns"
+        ) from None
+    return uri
+
+
 def connect(config: TrackingConfig | None = None) -> str:
-    """Point MLflow at the store (creating the embedded one if needed) and return its URI."""
-    uri = tracking_uri(config)
+    """Point MLflow at the store (creating the embedded one if needed, checking a server answers); return its URI."""
+    uri = check_reachable(tracking_uri(config))
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
@@ -45,9 +77,12 @@ def use_experiment(name: str, uri: str) -> str:
         experiment_id = client.create_experiment(name, artifact_location=location)
     else:
         experiment_id = experiment.experiment_id
+    if experiment is None or experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)  # the UI opens on the runs
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
 
-def ui_command(uri: str) -> str:
-    return f"mlflow ui --backend-store-uri {uri} --port 5000"
+def ui_command(uri: str) -> list[str]:
+    """`mlflow ui` run by this interpreter: works from .venv/bin/trainer without an activated venv."""
+    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--port", "5000"]

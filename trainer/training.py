@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -16,12 +17,22 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from trainer import plots, tracking
+from trainer import plots, tracking, warm_cache
 from trainer.config import BertModel, RunConfig, flatten
-from trainer.evaluation import Metrics, compute_metrics, cross_fitted_predictions, report_folds, tune_thresholds
+from trainer.evaluation import (
+    Metrics,
+    compute_metrics,
+    cross_fitted_predictions,
+    report_folds,
+    theme_metrics,
+    tune_thresholds,
+)
 from trainer.labels import LabelledSet, load_examples, load_gold, load_real
 from trainer.models import build_model
+from trainer.precision import resolve_precision
+from trainer.progress import Progress, stage
 from trainer.pyfunc import ARTIFACT_KEY, ThemeTagger, pip_requirements, quantize_in_place, save_bundle, signature
+from trainer.reporting import run_note
 from trainer.taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -38,27 +49,45 @@ class RunResult:
     model_version: str | None
     seconds: float
     tracking_uri: str
+    dev_metrics: Metrics | None = None
 
 
 class ModelFactory:
-    """Builds fresh models for each fold; fits any BERT warm start once and shares it."""
+    """Builds fresh models for each fold; fits any BERT warm start once (or loads it from the cache) and shares it."""
 
     def __init__(self, config: RunConfig, taxonomy: Taxonomy, extra: LabelledSet | None,
-                 log_metric: Callable[[str, float, int], None]):  # fmt: skip
+                 log_metric: Callable[[str, float, int], None], echo: Callable[[str], None] = print,
+                 precision: str = "fp32"):  # fmt: skip
         self.config, self.taxonomy, self.extra, self.log_metric = config, taxonomy, extra, log_metric
+        self.echo, self.precision = echo, precision
         self._warm: dict[str, object] = {}
+        self.cache_outcomes: list[str] = []  # hit / miss / off per warm-started member, in order
 
     def _warm_start(self, spec: BertModel):
-        key = spec.model_dump_json()
-        if key not in self._warm:
+        memo = spec.model_dump_json()
+        if memo not in self._warm:
             from trainer.models.bert import BertThemeModel
 
-            log.info("warm start: %d epochs on %d extra paragraphs", spec.warm_start_epochs, len(self.extra))
-            model = BertThemeModel(spec, self.config.training, len(self.taxonomy))
-            model.fit(self.extra.texts, self.extra.y, epochs=spec.warm_start_epochs,
-                      on_epoch=lambda e, loss: self.log_metric("warm_start/train_loss", loss, e))  # fmt: skip
-            self._warm[key] = model
-        return self._warm[key]
+            key = warm_cache.warm_start_key(spec, self.config.training, self.precision, self.config.data.extra_train,
+                                            self.taxonomy.ids)  # fmt: skip
+            model = warm_cache.load(key, self.taxonomy) if key else None
+            if model is not None:
+                model.warm_texts = frozenset(self.extra.texts)  # what fit() would have remembered
+                self.cache_outcomes.append("hit")
+                self.echo(f"  warm start: cache hit, {spec.warm_start_epochs} epochs skipped "
+                          f"({warm_cache.entry(key)})")  # fmt: skip
+            else:
+                self.cache_outcomes.append("miss" if key else "off")
+                why = "cache miss" if key else f"not cached: no local files for {spec.base_model}"
+                self.echo(f"  warm start ({why}): {spec.warm_start_epochs} epochs on {len(self.extra)} "
+                          "extra paragraphs")  # fmt: skip
+                model = BertThemeModel(spec, self.config.training, len(self.taxonomy))
+                model.fit(self.extra.texts, self.extra.y, epochs=spec.warm_start_epochs, label="warm start",
+                          on_epoch=lambda e, loss: self.log_metric("warm_start/train_loss", loss, e))  # fmt: skip
+                if key and (saved := warm_cache.store(key, model)) is not None:
+                    self.echo(f"  warm start: saved to the cache ({saved})")
+            self._warm[memo] = model
+        return self._warm[memo]
 
     def __call__(self):
         model = build_model(self.config.model, self.taxonomy, self.config.training)
@@ -93,8 +122,7 @@ def _errors_table(gold: LabelledSet, predicted: np.ndarray, scores: np.ndarray) 
 def _log_metrics(prefix: str, metrics: Metrics) -> None:
     """Headline figures as `<prefix>micro_f1` …, per-theme figures as `<prefix>theme_f1/<theme>` …"""
     mlflow.log_metrics({f"{prefix}{k}": v for k, v in metrics.summary().items()})
-    for theme, figures in metrics.per_theme.items():
-        mlflow.log_metrics({f"{prefix}theme_{name}/{theme}": v for name, v in figures.items() if not np.isnan(v)})
+    mlflow.log_metrics({f"{prefix}{k}": v for k, v in theme_metrics(metrics).items()})
 
 
 def fold_keys(gold: LabelledSet, real_train: LabelledSet | None, n_real_folds: int) -> list[str]:
@@ -123,30 +151,41 @@ def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, 
     int8_scores = np.zeros(gold.y.shape, dtype=np.float64) if config.evaluation.int8_check else None
     member_scores = [np.zeros(gold.y.shape) for _ in getattr(config.model, "members", [])]
     folds = report_folds(folds_by or gold.groups)
-    for k, (train_rows, test_rows) in enumerate(folds):
-        started = time.time()
-        train = _training_set(gold, train_rows, extra)
-        model = factory()
-        model.fit(train.texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e))
-        test_texts = gold.subset(test_rows).texts
-        if member_scores:
-            parts = model.predict_members(test_texts)
-            for whole, part in zip(member_scores, parts):
-                whole[test_rows] = part
-            scores[test_rows] = model.combine(parts)
-        else:
-            scores[test_rows] = model.predict_proba(test_texts)
-        if int8_scores is not None:
-            quantized = copy.deepcopy(model)
-            quantize_in_place(quantized)
-            int8_scores[test_rows] = quantized.predict_proba(test_texts)
-        echo(f"  fold {k + 1}/{len(folds)}: held out {(folds_by or gold.groups)[test_rows[0]]} "
-             f"({len(test_rows)} paragraphs, trained on {len(train)}) in {time.time() - started:.0f}s")  # fmt: skip
+    # the fold lines below are this stage's lines in a log; on a terminal it draws a bar with the ETA
+    with stage("cross-validation", total=len(folds), unit="fold", lines="none") as fold_bar:
+        for k, (train_rows, test_rows) in enumerate(folds):
+            started = time.time()
+            train = _training_set(gold, train_rows, extra)
+            model = factory()
+            model.fit(train.texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e))
+            test_texts = gold.subset(test_rows).texts
+            if member_scores:
+                parts = model.predict_members(test_texts)
+                for whole, part in zip(member_scores, parts):
+                    whole[test_rows] = part
+                scores[test_rows] = model.combine(parts)
+            else:
+                scores[test_rows] = model.predict_proba(test_texts)
+            if int8_scores is not None:
+                quantized = copy.deepcopy(model)
+                quantize_in_place(quantized)
+                int8_scores[test_rows] = quantized.predict_proba(test_texts)
+            fold_bar.update(1)
+            echo(f"  fold {k + 1}/{len(folds)}: held out {(folds_by or gold.groups)[test_rows[0]]} "
+                 f"({len(test_rows)} paragraphs, trained on {len(train)}) in {time.time() - started:.0f}s")  # fmt: skip
     return scores, int8_scores, member_scores
 
 
-def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[str], None] = print) -> RunResult:
+def _has_bert(config: RunConfig) -> bool:
+    members = [m.model for m in getattr(config.model, "members", [])] or [config.model]
+    return any(isinstance(m, BertModel) for m in members)
+
+
+def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[str], None] = print,
+          progress: Progress | None = None) -> RunResult:  # fmt: skip
+    """Cross-validate, fit, log and register one config; `progress` (the CLI's) draws bars or prints stage lines."""
     started = time.time()
+    uri = tracking.connect(config.tracking)  # an unreachable server fails here, in seconds, before any work
     taxonomy = load_taxonomy(config.data.taxonomy)
     gold = load_gold(config.data.gold, taxonomy)
     real_train, real_dev = load_real(config.data.real, taxonomy) if config.data.real else (None, None)
@@ -158,11 +197,14 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
     for path in config.data.extra_train:
         part = load_examples(path, taxonomy)
         extra = part if extra is None else extra.concat(part)
-    uri = tracking.connect(config.tracking)
     tracking.use_experiment(config.tracking.experiment, uri)
-    ev = config.evaluation
-    with mlflow.start_run(run_name=config.tracking.run_name) as run:
+    precision, why = resolve_precision(config.training.precision)
+    with (
+        mlflow.start_run(run_name=config.tracking.run_name) as run,
+        progress.active() if progress is not None else contextlib.nullcontext(),
+    ):
         mlflow.log_params(flatten(config))
+        mlflow.log_param("training.precision_resolved", precision)
         if config_path is not None:
             mlflow.log_artifact(str(config_path), "config")
         mlflow.log_dict(config.model_dump(mode="json"), "config/resolved.json")
@@ -186,14 +228,17 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
         def log_metric(key: str, value: float, step: int) -> None:
             mlflow.log_metric(key, value, step=step)
 
-        factory = ModelFactory(config, taxonomy, extra, log_metric)
+        factory = ModelFactory(config, taxonomy, extra, log_metric, echo, precision)
         y = labelled.y
         echo(f"{config.model.family}: {len(gold)} gold paragraphs from {len(set(gold.groups))} reports"
              + (f", {len(real_train)} real training paragraphs from {len(set(real_train.groups))} documents"
                 if real_train is not None else "")
              + (f", {len(extra)} extra training paragraphs" if extra is not None else "")
              + (f"; dev: {len(real_dev)} paragraphs" if real_dev is not None and len(real_dev) else ""))  # fmt: skip
+        if _has_bert(config):
+            echo(f"  precision: {precision} ({why})")
         metrics = None
+        ev = config.evaluation
         if ev.cross_validate:
             scores, int8_scores, member_scores = cross_validate(config, labelled, factory, extra, log_metric, echo,
                                                                 folds_by)  # fmt: skip
@@ -218,8 +263,7 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
                 mlflow.log_metric("fold/micro_f1", fold.micro_f1, step=k)
                 mlflow.log_metric("fold/macro_f1", fold.macro_f1, step=k)
             mlflow.log_metrics({f"cv_{k}": v for k, v in metrics.summary().items()})
-            for theme, figures in metrics.per_theme.items():
-                mlflow.log_metrics({f"{name}_{theme}": v for name, v in figures.items() if not np.isnan(v)})
+            mlflow.log_metrics(theme_metrics(metrics))
             at_half = compute_metrics(y[seeds], (scores[seeds] >= 0.5).astype(int), scores[seeds], taxonomy.ids)
             mlflow.log_metrics({"cv_micro_f1_at_0.5": at_half.micro_f1, "cv_macro_f1_at_0.5": at_half.macro_f1})
             import matplotlib.pyplot as plt
@@ -245,9 +289,15 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
 
         echo("  final fit on all gold paragraphs" + (" + real training documents" if real_train is not None else "")
              + (" + extra" if extra is not None else ""))  # fmt: skip
-        final = factory()
-        everything = _training_set(labelled, np.arange(len(labelled)), extra)
-        final.fit(everything.texts, everything.y, on_epoch=lambda e, loss: log_metric("final/train_loss", loss, e))
+        with stage("final fit", total=1, unit="fit") as final_bar:
+            final = factory()
+            everything = _training_set(labelled, np.arange(len(labelled)), extra)
+            final.fit(everything.texts, everything.y,
+                      on_epoch=lambda e, loss: log_metric("final/train_loss", loss, e))  # fmt: skip
+            final_bar.update(1)
+        if factory.cache_outcomes:
+            mlflow.set_tag("warm_start.cache", ",".join(factory.cache_outcomes))
+        dev_metrics = None
         if real_dev is not None and len(real_dev):
             dev_scores = final.predict_proba(real_dev.texts)
             dev_metrics = compute_metrics(real_dev.y, (dev_scores >= thresholds).astype(int), dev_scores, taxonomy.ids)
@@ -277,4 +327,6 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
             MlflowClient().set_registered_model_alias(config.tracking.registered_model, "candidate", version)
         seconds = time.time() - started
         mlflow.log_metric("wall_seconds", seconds)
-    return RunResult(metrics, scores, thresholds, run.info.run_id, info.model_uri, version, seconds, uri)
+        mlflow.set_tag("mlflow.note.content", run_note(config, metrics, gold, extra, precision, seconds,
+                                                       factory.cache_outcomes, dev_metrics, real_train))  # fmt: skip
+    return RunResult(metrics, scores, thresholds, run.info.run_id, info.model_uri, version, seconds, uri, dev_metrics)

@@ -22,6 +22,8 @@ from trainer.config import TrainingConfig
 from trainer.models import EpochCallback, read_manifest, write_manifest
 from trainer.models.encoder import MeanPoolClassifier, embed, length_sorted_batches, load_encoder, set_threads
 from trainer.models.linear import PerThemeLogistic
+from trainer.precision import resolve_precision
+from trainer.progress import stage
 from trainer.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,8 @@ class BertThemeModel:
         return self
 
     def fit(self, texts: list[str], y: np.ndarray, on_epoch: EpochCallback | None = None,
-            epochs: int | None = None) -> BertThemeModel:  # fmt: skip
+            epochs: int | None = None, label: str = "fine-tuning") -> BertThemeModel:  # fmt: skip
+        """Fine-tune (or fit the probe); `label` names the stage in progress bars and lines, e.g. "warm start"."""
         set_threads(self.training.threads)
         if self.spec.head == "probe" and epochs is None:
             return self._fit_probe(texts, np.asarray(y))
@@ -156,28 +159,18 @@ class BertThemeModel:
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.training.warmup_share * steps), steps)
         best_val, best_state, bad_epochs = np.inf, None, 0
         train_length = self.spec.train_max_length or self.spec.max_length
-        for epoch in range(1, epochs + 1):
-            self.net.train()
-            total = 0.0
-            batches = length_grouped_batches(train_rows, [len(t) for t in texts], batch_size, rng)
-            for rows in batches:
-                enc = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=train_length,
-                                     padding=True, return_tensors="pt")  # fmt: skip
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.training.precision == "bf16"):
-                    logits = self.net(enc["input_ids"], enc["attention_mask"])
-                loss = loss_fn(logits.float(), torch.from_numpy(y[rows]))
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-                total += loss.item() * len(rows)
-            if on_epoch:
-                on_epoch(epoch, total / len(train_rows))
-            if len(val_rows):
-                val = self._loss_on([texts[i] for i in val_rows], y[val_rows], loss_fn)
-                if val < best_val - 1e-4:
-                    best_val, best_state, bad_epochs = val, copy.deepcopy(self.net.state_dict()), 0
+        bf16 = resolve_precision(self.training.precision)[0] == "bf16"
+        with stage(label, total=epochs, unit="epoch", lines="each") as epoch_bar:
+            for epoch in range(1, epochs + 1):
+                train_loss, val_loss = self._epoch(texts, y, train_rows, val_rows, loss_fn, optimizer, scheduler,
+                                                   rng, train_length, bf16, f"{label} epoch {epoch}/{epochs}")  # fmt: skip
+                if on_epoch:
+                    on_epoch(epoch, train_loss)
+                epoch_bar.update(1, loss=f"{train_loss:.4f}")
+                if val_loss is None:
+                    continue
+                if val_loss < best_val - 1e-4:
+                    best_val, best_state, bad_epochs = val_loss, copy.deepcopy(self.net.state_dict()), 0
                 else:
                     bad_epochs += 1
                     if bad_epochs >= stopping.patience:
@@ -189,6 +182,30 @@ class BertThemeModel:
         self.init_from = None
         self.warm_texts = frozenset(texts)
         return self
+
+    def _epoch(self, texts, y, train_rows, val_rows, loss_fn, optimizer, scheduler, rng, train_length: int,
+               bf16: bool, label: str) -> tuple[float, float | None]:  # fmt: skip
+        """One pass over the training rows: (mean training loss, validation loss or None)."""
+        self.net.train()
+        total = 0.0
+        batches = length_grouped_batches(train_rows, [len(t) for t in texts], self.training.batch_size, rng)
+        with stage(label, total=len(batches), unit="step", lines="none", transient=True) as step_bar:
+            for rows in batches:
+                enc = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=train_length,
+                                     padding=True, return_tensors="pt")  # fmt: skip
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    logits = self.net(enc["input_ids"], enc["attention_mask"])
+                loss = loss_fn(logits.float(), torch.from_numpy(y[rows]))
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                step_loss = loss.item()
+                total += step_loss * len(rows)
+                step_bar.update(1, loss=f"{step_loss:.4f}")
+        val = self._loss_on([texts[i] for i in val_rows], y[val_rows], loss_fn) if len(val_rows) else None
+        return total / len(train_rows), val
 
     def quantize(self) -> BertThemeModel:
         """int8 dynamic quantization of the Linear layers: faster on CPU, for inference only."""

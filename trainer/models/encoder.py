@@ -11,6 +11,7 @@ from torch import nn
 
 from trainer.base_model import resolve_base_model
 from trainer.errors import UserError
+from trainer.progress import stage
 
 
 def set_threads(threads: int) -> None:
@@ -87,7 +88,9 @@ def embed(texts: list[str], tokenizer, encoder: nn.Module, max_length: int, batc
     """Mean-pooled, L2-normalised sentence embeddings."""
     encoder.eval()
     out = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
-    for rows, batch in length_sorted_batches(texts, tokenizer, max_length, batch_size):
-        pooled = mean_pool(encoder(**batch).last_hidden_state, batch["attention_mask"])
-        out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    with stage("embedding", total=len(texts), unit="paragraph", transient=True) as bar:
+        for rows, batch in length_sorted_batches(texts, tokenizer, max_length, batch_size):
+            pooled = mean_pool(encoder(**batch).last_hidden_state, batch["attention_mask"])
+            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            bar.update(len(rows))
     return out

@@ -1,0 +1,131 @@
+"""The warm-started encoder is cached by content: a second run skips the warm start, a changed example does not."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT
+from trainer import warm_cache
+from trainer.config import load_config
+from trainer.models.bert import BertThemeModel
+from trainer.progress import Progress
+from trainer.training import train
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("TRAINER_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "warm_start"
+
+
+@pytest.fixture
+def warm_fits(monkeypatch) -> list[int]:
+    """Counts warm-start trainings (BertThemeModel.fit called with label="warm start")."""
+    calls: list[int] = []
+    fit = BertThemeModel.fit
+
+    def counting(self, *args, **kwargs):
+        if kwargs.get("label") == "warm start":
+            calls.append(len(args[0]))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(BertThemeModel, "fit", counting)
+    return calls
+
+
+def _examples(folder: Path, n: int = 150) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = (ROOT / "labels" / "examples.jsonl").read_text(encoding="utf-8").splitlines()[:n]
+    path = folder / "examples.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _run(tiny_bert, store: str, examples: Path, *extra: str, echo=None, progress=None):
+    overrides = [f"model.base_model={tiny_bert}", f"tracking.tracking_uri={store}", f"data.extra_train=[{examples}]",
+                 "tracking.register_model=false", *extra]  # fmt: skip
+    return train(load_config(ROOT / "configs" / "tiny.yaml", overrides), echo=echo or (lambda s: None),
+                 progress=progress)  # fmt: skip
+
+
+def test_second_run_loads_the_warm_start_and_a_changed_example_trains_it_again(tiny_bert, store, tmp_path, cache,
+                                                                                 warm_fits):  # fmt: skip
+    examples = _examples(tmp_path / "a")
+    log = io.StringIO()
+    first = _run(tiny_bert, store, examples, progress=Progress(stream=log))
+    assert len(warm_fits) == 1
+    assert "warm start: epoch 1/1 done" in log.getvalue()  # the stage line a log gets
+    entries = [p for p in cache.iterdir()]
+    assert len(entries) == 1 and not entries[0].name.startswith(".")  # one complete entry, no temp folder left
+
+    # the same bytes under another path: a hit (content, not paths, makes the key)
+    moved = shutil.copy(examples, _examples(tmp_path / "b").parent / "renamed.jsonl")
+    printed: list[str] = []
+    second = _run(tiny_bert, store, Path(moved), echo=printed.append)
+    assert len(warm_fits) == 1, "the warm start was trained again"
+    assert any("warm start: cache hit" in line for line in printed)
+    assert any(line.startswith("  precision: ") for line in printed)  # the resolved choice, printed
+    np.testing.assert_array_equal(first.oof_scores, second.oof_scores)  # the cached encoder is the trained one
+
+    client = MlflowClient(store)
+    assert client.get_run(first.run_id).data.tags["warm_start.cache"] == "miss"
+    assert client.get_run(second.run_id).data.tags["warm_start.cache"] == "hit"
+    assert len(client.get_metric_history(first.run_id, "warm_start/train_loss")) == 1
+    assert client.get_metric_history(second.run_id, "warm_start/train_loss") == []
+
+    # one example changed by one character: a miss, trained and stored as a second entry
+    text = examples.read_text(encoding="utf-8")
+    changed = _examples(tmp_path / "c")
+    changed.write_text(text.replace("。", "；", 1), encoding="utf-8")
+    third = _run(tiny_bert, store, changed, "evaluation.cross_validate=false")
+    assert len(warm_fits) == 2
+    assert client.get_run(third.run_id).data.tags["warm_start.cache"] == "miss"
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_settings_the_warm_start_uses_change_the_key_and_the_others_do_not(tiny_bert, tmp_path, cache):
+    config = load_config(ROOT / "configs" / "tiny.yaml", [f"model.base_model={tiny_bert}"])
+    examples, themes = [_examples(tmp_path)], [f"t{i}" for i in range(17)]
+
+    def key(spec=None, training=None, precision="fp32", theme_ids=themes):
+        return warm_cache.warm_start_key(spec or config.model, training or config.training, precision, examples,
+                                         theme_ids)  # fmt: skip
+
+    base = key()
+    assert base == key()
+    assert key(precision="bf16") != base
+    assert key(training=config.training.model_copy(update={"seed": 8})) != base
+    assert key(training=config.training.model_copy(update={"learning_rate": 2e-3})) != base
+    assert key(spec=config.model.model_copy(update={"warm_start_epochs": 2})) != base
+    assert key(theme_ids=themes[::-1]) != base
+    # read only after the warm start: an ablation of them reuses it
+    assert key(training=config.training.model_copy(update={"epochs": 3, "threads": 1})) == base
+    assert key(spec=config.model.model_copy(update={"probe_C": 8.0, "head": "probe"})) == base
+    # the base model's bytes count, not its folder's name
+    other = tmp_path / "copy-of-tiny"
+    shutil.copytree(tiny_bert, other)
+    assert key(spec=config.model.model_copy(update={"base_model": str(other)})) == base
+    (other / "vocab.txt").write_text((other / "vocab.txt").read_text(encoding="utf-8") + "新\n", encoding="utf-8")
+    assert key(spec=config.model.model_copy(update={"base_model": str(other)})) != base
+
+
+def test_a_write_cut_short_leaves_no_entry(tiny_bert, cache):
+    """Ctrl-C (or a crash) while saving: nothing appears under the key, the next run trains and stores it."""
+    from trainer.config import BertModel, TrainingConfig
+
+    class Interrupted(BertThemeModel):
+        def save(self, folder: Path) -> None:
+            (Path(folder) / "theme_model.json").write_text("{}")
+            raise KeyboardInterrupt
+
+    model = Interrupted(BertModel(family="bert", base_model=str(tiny_bert)), TrainingConfig(), 17)
+    with pytest.raises(KeyboardInterrupt):
+        warm_cache.store("k" * 64, model)
+    assert not warm_cache.entry("k" * 64).exists()
+    assert [p.name for p in cache.iterdir()] == []
