@@ -4,7 +4,8 @@ Chinese reports come as UTF-8, GB18030/GBK/GB2312 (mainland), Big5 (Taiwan, Hong
 Windows "Unicode" saves, UTF-16 or UTF-32 with a byte order mark. GB18030 and Big5 share their byte ranges:
 almost any Big5 text also decodes as GB18030 (into mojibake) and much short GB text decodes as Big5. When
 both decode, the reading whose characters are the common ones of written Chinese wins (each reading is
-converted to simplified first, so traditional text is not penalised); a close call is logged as a warning.
+converted to simplified first, so traditional text is not penalised); a close call, or a text too short to
+be sure of, is logged as a warning.
 charset-normalizer, tried on the same choice, leaves short texts undecided or picks wrongly
 (experiments/README.md), so it is only the last resort for bytes that neither codec reads.
 """
@@ -36,7 +37,8 @@ BIG5 = ("cp950", "big5hkscs")  # Windows Big5 (Taiwan) first, then Hong Kong's s
 _GB_NAMES = {"gb2312", "gbk", "gb18030"}
 _BIG5_NAMES = {"big5", "cp950", "big5hkscs"}
 
-# How many characters of each reading are scored, and from which lead a choice counts as sure.
+# How many characters of each reading are scored, which count as common, and from which lead in the share of
+# common characters and how many characters outside ASCII a choice counts as sure.
 PLAUSIBILITY_SAMPLE_CHARS = 4000
 COMMON_CHARACTERS = 2000
 SURE_MARGIN = 0.2

@@ -55,7 +55,7 @@ class ModelFactory:
 
             log.info("warm start: %d epochs on %d extra paragraphs", spec.warm_start_epochs, len(self.extra))
             model = BertThemeModel(spec, self.config.training, len(self.taxonomy))
-            model.fit(self.extra.texts, self.extra.y, epochs=spec.warm_start_epochs,
+            model.fit(self.extra.model_texts, self.extra.y, epochs=spec.warm_start_epochs,
                       on_epoch=lambda e, loss: self.log_metric("warm_start/train_loss", loss, e))  # fmt: skip
             self._warm[key] = model
         return self._warm[key]
@@ -107,8 +107,8 @@ def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, 
         started = time.time()
         train = _training_set(gold, train_rows, extra)
         model = factory()
-        model.fit(train.texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e))
-        test_texts = gold.subset(test_rows).texts
+        model.fit(train.model_texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e))
+        test_texts = gold.subset(test_rows).model_texts
         if member_scores:
             parts = model.predict_members(test_texts)
             for whole, part in zip(member_scores, parts):
@@ -204,7 +204,9 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
         echo("  final fit on all gold paragraphs" + (" + extra" if extra is not None else ""))
         final = factory()
         everything = _training_set(gold, np.arange(len(gold)), extra)
-        final.fit(everything.texts, everything.y, on_epoch=lambda e, loss: log_metric("final/train_loss", loss, e))
+        final.fit(
+            everything.model_texts, everything.y, on_epoch=lambda e, loss: log_metric("final/train_loss", loss, e)
+        )
         with tempfile.TemporaryDirectory() as tmp:
             bundle = save_bundle(Path(tmp) / "theme_model", final, taxonomy, thresholds)
             info = mlflow.pyfunc.log_model(
