@@ -338,6 +338,12 @@ def test_big5_html_page(tmp_path, declared):
     assert texts(read_report(path)) == [to_traditional(p) for p in HTML_PARAGRAPHS]
 
 
+def test_utf16_html_page_with_a_bom(tmp_path):
+    path = tmp_path / "unicode.html"
+    path.write_bytes(b"\xff\xfe" + HTML_PAGE.format(charset="utf-16").encode("utf-16-le"))
+    assert texts(read_report(path)) == HTML_PARAGRAPHS
+
+
 TABLE_PAGE = """<html><head><meta charset="utf-8"><title>某区司法局2024年工作总结</title></head><body><article>
 <h1>某区司法局2024年工作总结</h1>
 <p>2024年，区司法局深入推进法治政府建设，主要业务数据如下：</p>
@@ -374,6 +380,21 @@ def test_html_tables_become_one_readable_paragraph_per_row(tmp_path):
         "下一步，区司法局将继续加强行政复议和人民调解工作。",
     ]
     assert not any("|" in p for p in paragraphs)
+
+
+@pytest.mark.parametrize(
+    ("rows", "header", "expected"),
+    [
+        ([["项目", "数量"], ["", ""], ["调解案件", "1200件。"]], True, ["项目：调解案件；数量：1200件。"]),
+        ([["项目", "数量"]], True, ["项目；数量。"]),  # a header row alone is a row like any other
+        ([["", ""], ["调解组织", "一百二十个"]], True, ["调解组织；一百二十个。"]),  # no header names to pair
+        ([], True, []),
+    ],
+)
+def test_table_rows_as_sentences(rows, header, expected):
+    from trainer.tables import table_paragraphs
+
+    assert table_paragraphs(rows, header) == expected
 
 
 def test_html_without_main_text_is_a_user_error(tmp_path):

@@ -72,7 +72,7 @@ def _html_tables_as_rows(body) -> None:
 
     for table in reversed(list(body.iter("table"))):  # inner tables first
         rows = [list(row.iterchildren("cell")) for row in table.iterchildren("row")]
-        header = bool(rows) and all(cell.get("role") == "head" for cell in rows[0])
+        header = bool(rows and rows[0]) and all(cell.get("role") == "head" for cell in rows[0])
         texts = [[" ".join(cell.itertext()) for cell in row] for row in rows]
         parent, tail = table.getparent(), table.tail
         position = parent.index(table)

@@ -25,9 +25,8 @@ def _sentence(parts: list[str]) -> str:
 def table_paragraphs(rows: list[list[str]], header: bool = False) -> list[str]:
     """One paragraph per non-empty row; `header`: the first row names the columns of the others."""
     rows = [[_clean(cell) for cell in row] for row in rows]
-    rows = [row for row in rows if any(row)]
-    if header and len(rows) > 1:
-        names, body = rows[0], rows[1:]
+    if header and rows and any(rows[0]) and any(any(row) for row in rows[1:]):
+        names, body = rows[0], [row for row in rows[1:] if any(row)]
         paragraphs = []
         for row in body:
             if len(row) != len(names):  # merged or missing cells: pairs would name the wrong column
@@ -38,4 +37,4 @@ def table_paragraphs(rows: list[list[str]], header: bool = False) -> list[str]:
             ]
             paragraphs.append(_sentence(pairs))
         return paragraphs
-    return [_sentence([c for c in row if c]) for row in rows]
+    return [_sentence([c for c in row if c]) for row in rows if any(row)]
