@@ -45,8 +45,9 @@ def tiny_bert(tmp_path_factory) -> Path:
     ]
     chars = sorted(set("".join(texts)) - set(" \n\t"))
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    # transformers 5 ignores a vocab_file given to the constructor (it gave a 5-token, all-[UNK] tokenizer)
+    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
+    assert len(BertTokenizerFast.from_pretrained(folder)) == len(vocab)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=128)  # fmt: skip
     torch.manual_seed(0)

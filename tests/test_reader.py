@@ -174,6 +174,97 @@ def test_short_gb_texts_decode(tmp_path, encoding, text):
     assert texts(read_report(path)) == [text]
 
 
+# Windows "Unicode" saves: UTF-16 or UTF-32 with a byte order mark, CRLF line ends.
+BOM_ENCODINGS = {
+    "utf-16-le": b"\xff\xfe",
+    "utf-16-be": b"\xfe\xff",
+    "utf-32-le": b"\xff\xfe\x00\x00",
+    "utf-32-be": b"\x00\x00\xfe\xff",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(BOM_ENCODINGS))
+def test_utf16_and_utf32_with_a_bom_decode(tmp_path, encoding):
+    data = BOM_ENCODINGS[encoding] + "\r\n\r\n".join(REPORT_LINES).encode(encoding)
+    assert b"\x00" in data  # what the binary check used to refuse
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(data)
+    assert texts(read_report(path)) == REPORT_LINES
+
+
+def test_broken_utf16_is_a_one_line_error(tmp_path):
+    path = tmp_path / "broken.txt"
+    path.write_bytes(b"\xff\xfe" + "一、总体情况".encode("utf-16-le") + b"\x00\xdc")  # lone low surrogate
+    with pytest.raises(UserError) as exc_info:
+        read_report(path)
+    assert "UTF-16" in one_line_error(exc_info, path)
+
+
+# A Taiwan/Hong Kong-style report in traditional characters; every line also decodes as GB18030 (into
+# mojibake), which is what the reader used to return without a word.
+BIG5_LINES = [
+    "一、依法行政工作情況",
+    "2023年，區司法局深入推進法治政府建設，全年辦理行政復議案件一百二十件，同比增長百分之十五。",
+    "二、人民調解工作",
+    "全區各級人民調解組織共排查矛盾糾紛一千二百餘次，調解成功率達到百分之九十八，有效把矛盾糾紛化解在基層。",
+    "三、存在的不足",
+    "基層執法人員的法律素養仍需提高，部分規範性文件的合法性審查不夠細緻。",
+]
+
+
+@pytest.mark.parametrize("encoding", ["cp950", "big5", "big5hkscs"])
+def test_big5_report_decodes_without_a_warning(tmp_path, caplog, encoding):
+    data = "\r\n".join(BIG5_LINES).encode(encoding)
+    data.decode("gb18030")  # the trap: valid GB18030 too
+    path = tmp_path / "big5.txt"
+    path.write_bytes(data)
+    with caplog.at_level(logging.WARNING, logger="trainer.decoding"):
+        assert texts(read_report(path)) == BIG5_LINES
+    assert not caplog.records  # a whole report is no close call
+
+
+def test_hong_kong_supplementary_characters_decode(tmp_path):
+    line = "石硤尾邨居民法律諮詢服務，全年接待市民二百三十人次。"
+    path = tmp_path / "hkscs.txt"
+    path.write_bytes(line.encode("big5hkscs"))
+    assert texts(read_report(path)) == [line]
+
+
+@pytest.mark.parametrize("text", ["調解工作", "法律援助", "律師", "公證。", "（一）", "行政復議案件辦理情況報告"])
+def test_short_big5_texts_decode_and_a_guess_is_flagged(tmp_path, caplog, text):
+    """Short texts too: right, and a text too short to be sure of gets a warning instead of silence."""
+    path = tmp_path / "short.txt"
+    path.write_bytes(text.encode("big5"))
+    with caplog.at_level(logging.WARNING, logger="trainer.decoding"):
+        assert texts(read_report(path)) == [text]
+    warned = [r.getMessage() for r in caplog.records if "guessed Big5 over GB18030" in r.getMessage()]
+    assert bool(warned) == (len(text) < 6)
+
+
+@pytest.mark.parametrize("text", ["水平", "学习", "实施"])
+def test_short_gb_texts_that_are_also_valid_utf8(tmp_path, text):
+    data = text.encode("gbk")
+    data.decode("utf-8")  # valid UTF-8 (Latin and Greek letters), no Chinese in that reading
+    path = tmp_path / "short.txt"
+    path.write_bytes(data)
+    assert texts(read_report(path)) == [text]
+
+
+def test_non_chinese_utf8_text_is_not_guessed_at(tmp_path, caplog):
+    path = tmp_path / "english.txt"
+    path.write_text("Café résumé naïve: the report's English summary.", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="trainer.decoding"):
+        assert texts(read_report(path)) == ["Café résumé naïve: the report's English summary."]
+    assert not caplog.records
+
+
+def test_traditional_utf8_text_is_kept_as_written(tmp_path):
+    """The reader never converts: outputs show the report's own characters (models read them simplified)."""
+    path = tmp_path / "mirror.txt"
+    path.write_text("\n".join(BIG5_LINES), encoding="utf-8")
+    assert texts(read_report(path)) == BIG5_LINES
+
+
 def test_bom_does_not_leak_into_first_paragraph(tmp_path):
     path = tmp_path / "bom.txt"
     path.write_bytes(b"\xef\xbb\xbf" + "一、总体情况".encode())
@@ -234,6 +325,78 @@ def test_short_html_page_keeps_its_paragraphs(tmp_path):
     assert texts(read_report(path)) == HTML_PARAGRAPHS[:4]
 
 
+@pytest.mark.parametrize(
+    "declared", ['<meta charset="big5">', '<meta http-equiv="Content-Type" content="text/html; charset=big5">', ""]
+)
+def test_big5_html_page(tmp_path, declared):
+    import opencc
+
+    to_traditional = opencc.OpenCC("s2tw").convert
+    page = to_traditional(HTML_PAGE).replace('<meta charset="{charset}">', declared)
+    path = tmp_path / "page.html"
+    path.write_bytes(page.encode("cp950"))
+    assert texts(read_report(path)) == [to_traditional(p) for p in HTML_PARAGRAPHS]
+
+
+def test_utf16_html_page_with_a_bom(tmp_path):
+    path = tmp_path / "unicode.html"
+    path.write_bytes(b"\xff\xfe" + HTML_PAGE.format(charset="utf-16").encode("utf-16-le"))
+    assert texts(read_report(path)) == HTML_PARAGRAPHS
+
+
+TABLE_PAGE = """<html><head><meta charset="utf-8"><title>某区司法局2024年工作总结</title></head><body><article>
+<h1>某区司法局2024年工作总结</h1>
+<p>2024年，区司法局深入推进法治政府建设，主要业务数据如下：</p>
+<table>
+<thead><tr><th>项目</th><th>数量</th><th>同比</th></tr></thead>
+<tbody>
+<tr><td>行政复议案件</td><td>320件</td><td>增长15%</td></tr>
+<tr><td>人民调解案件</td><td>1200件</td><td>增长8%</td></tr>
+<tr><td>法律援助案件</td><td>608件</td><td></td></tr>
+</tbody></table>
+<p>基层调解组织情况：</p>
+<table><tr><td>调解组织</td><td>一百二十个</td></tr><tr><td>调解成功率</td><td>百分之九十八</td></tr>
+<tr><td><p>专职</p><p>调解员</p></td><td>四十五名</td></tr></table>
+<p>下一步，区司法局将继续加强行政复议和人民调解工作。</p>
+</article></body></html>"""
+
+
+def test_html_tables_become_one_readable_paragraph_per_row(tmp_path):
+    """trafilatura writes "| cell | cell |" lines; each row is a sentence instead, with header names when
+    the table has a header row, and never a pipe."""
+    path = tmp_path / "table.html"
+    path.write_text(TABLE_PAGE, encoding="utf-8")
+    paragraphs = texts(read_report(path))
+    assert paragraphs == [
+        "某区司法局2024年工作总结",
+        "2024年，区司法局深入推进法治政府建设，主要业务数据如下：",
+        "项目：行政复议案件；数量：320件；同比：增长15%。",
+        "项目：人民调解案件；数量：1200件；同比：增长8%。",
+        "项目：法律援助案件；数量：608件。",
+        "基层调解组织情况：",
+        "调解组织；一百二十个。",
+        "调解成功率；百分之九十八。",
+        "专职 调解员；四十五名。",
+        "下一步，区司法局将继续加强行政复议和人民调解工作。",
+    ]
+    assert not any("|" in p for p in paragraphs)
+
+
+@pytest.mark.parametrize(
+    ("rows", "header", "expected"),
+    [
+        ([["项目", "数量"], ["", ""], ["调解案件", "1200件。"]], True, ["项目：调解案件；数量：1200件。"]),
+        ([["项目", "数量"]], True, ["项目；数量。"]),  # a header row alone is a row like any other
+        ([["", ""], ["调解组织", "一百二十个"]], True, ["调解组织；一百二十个。"]),  # no header names to pair
+        ([], True, []),
+    ],
+)
+def test_table_rows_as_sentences(rows, header, expected):
+    from trainer.tables import table_paragraphs
+
+    assert table_paragraphs(rows, header) == expected
+
+
 def test_html_without_main_text_is_a_user_error(tmp_path):
     path = tmp_path / "empty.html"
     path.write_text("<html><head><title>x</title></head><body><script>var a = 1;</script></body></html>")
@@ -263,8 +426,35 @@ def test_docx_paragraphs_and_tables(tmp_path):
         "一、行政复议工作",
         "全年共收到行政复议申请三百二十件，依法受理二百九十八件，审结二百七十六件，纠错率为百分之八点五",
         "二、人民调解工作",
-        "调解组织 一百二十个",
-        "调解成功率 百分之九十八",
+        "调解组织；一百二十个。",
+        "调解成功率；百分之九十八。",
+    ]
+
+
+def test_docx_tables_read_like_html_tables_in_document_order(tmp_path):
+    """A header row (Word's "repeat as header row") names the columns, a merged cell counts once, and a
+    table stays where it is in the document."""
+    import docx
+    from docx.oxml import OxmlElement
+
+    document = docx.Document()
+    document.add_paragraph("一、主要数据")
+    table = document.add_table(rows=3, cols=3)
+    for row, cells in enumerate(
+        [("项目", "数量", "同比"), ("行政复议案件", "320件", "增长15%"), ("人民调解案件", "", "")]
+    ):
+        for col, text in enumerate(cells):
+            table.cell(row, col).text = text
+    table.cell(2, 1).merge(table.cell(2, 2)).text = "1200件"
+    table.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+    document.add_paragraph("二、下一步工作")
+    path = tmp_path / "table.docx"
+    document.save(path)
+    assert texts(read_report(path)) == [
+        "一、主要数据",
+        "项目：行政复议案件；数量：320件；同比：增长15%。",
+        "人民调解案件；1200件。",  # two cells merged: the row no longer lines up with the header
+        "二、下一步工作",
     ]
 
 
@@ -309,6 +499,80 @@ def test_pdf_with_cid_font(tmp_path, lines_per_page):
 
     assert len(PdfReader(path).pages) == 2  # the last paragraph runs over the page break
     assert texts(read_report(path)) == PDF_PARAGRAPHS
+
+
+FURNITURE_PARAGRAPHS = PDF_PARAGRAPHS + [
+    "三、法律援助工作",
+    "全年受理法律援助案件六百零八宗，接待来访来电群众咨询六千七百零六次，帮助受援人挽回经济损失约五千五百三十六万元，"
+    "法律援助覆盖面进一步扩大，公共法律服务体系建设取得新进展。",
+]
+RUNNING_HEADER = "某区司法局2024年度法治政府建设工作报告"  # the title again, as Word headers often are
+PAGE_FOOTERS = {
+    "dashes": lambda n, total: [f"- {n} -"],
+    "chinese": lambda n, total: [f"第{n}页"],
+    "chinese of total": lambda n, total: [f"第 {n} 页 共 {total} 页"],
+    "slash": lambda n, total: [f"{n}/{total}"],
+    "digits": lambda n, total: [f"{n}"],
+    "footer line and number": lambda n, total: ["某区司法局办公室印发", f"— {n} —"],
+}
+
+
+def make_paginated_pdf(path: Path, paragraphs: list[str], footer, lines_per_page: int = 6) -> int:
+    """A report typeset like a real one: running header, body hard-wrapped at 36 characters, footer."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    lines = [p[i : i + 36] for p in paragraphs for i in range(0, len(p), 36)]
+    pages = [lines[i : i + lines_per_page] for i in range(0, len(lines), lines_per_page)]
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    for n, page in enumerate(pages, start=1):
+        pdf.setFont("STSong-Light", 9)
+        pdf.drawString(50, 810, RUNNING_HEADER)
+        pdf.setFont("STSong-Light", 12)
+        for row, line in enumerate(page):
+            pdf.drawString(50, 760 - 20 * row, line)
+        pdf.setFont("STSong-Light", 9)
+        for row, line in enumerate(footer(n, len(pages))):
+            pdf.drawString(260, 50 - 14 * row, line)
+        pdf.showPage()
+    pdf.save()
+    return len(pages)
+
+
+@pytest.mark.parametrize("style", sorted(PAGE_FOOTERS))
+def test_pdf_page_numbers_and_running_headers_are_dropped(tmp_path, style):
+    """Over three pages: header, page numbers and footer lines go; paragraphs running over both page breaks
+    are joined again; the title (the same text as the running header) stays once."""
+    path = tmp_path / "paginated.pdf"
+    assert make_paginated_pdf(path, FURNITURE_PARAGRAPHS, PAGE_FOOTERS[style]) == 3
+    from pypdf import PdfReader
+
+    raw = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    assert raw.count(RUNNING_HEADER) == 4  # the test PDF does carry its furniture
+    assert texts(read_report(path)) == FURNITURE_PARAGRAPHS
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("- 3 -", True), ("—12—", True), ("第3页", True), ("第 3 页 共 12 页", True), ("共12页 第3页", True),
+     ("3/12", True), ("３", True), ("第三页", True), ("第3頁", True), ("Page 3 of 12", True), ("17", True),
+     ("一、总体情况", False), ("2024年工作总结", False), ("第三章 总则", False), ("3.加强执法", False)],
+)  # fmt: skip
+def test_page_number_lines(line, expected):
+    from trainer.pages import is_page_number
+
+    assert is_page_number(line) is expected
+
+
+def test_lines_repeated_only_inside_pages_are_kept():
+    from trainer.pages import strip_page_furniture
+
+    body = [f"正文第{i}行，内容各不相同。" for i in range(12)]
+    pages = [["报告标题", *body[:6]], ["（一）总体情况", *body[6:], "（一）总体情况", "结束。"]]
+    assert strip_page_furniture(pages) == pages  # 报告标题 heads one page only; the repeat sits mid-page
 
 
 def test_pdf_full_width_letters(tmp_path):

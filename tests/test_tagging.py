@@ -83,6 +83,36 @@ def test_tags_every_good_report_and_reports_the_bad_one(inbox, bundle_dir, tmp_p
         assert rows[column].between(0, 1).all()
 
 
+# AID and MEDIATE as a 繁體 mirror (UTF-8) or a Taiwan/Hong Kong source (Big5) writes them
+AID_TRADITIONAL = "全年受理法律援助案件608宗，接待來訪來電群眾諮詢6706次，幫助受援人挽回經濟損失約5536萬元。"
+MEDIATE_TRADITIONAL = "發揮人民調解「第一道防線」作用，開展矛盾糾紛排查1224場次，調解成功2943宗。"
+
+
+def test_traditional_reports_are_tagged_like_their_simplified_form(bundle_dir, tmp_path):
+    """Scores, themes and paragraphs as for the simplified report; the text column and the evidence keep
+    the report's own characters."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "a_simplified.txt").write_text(f"{MEDIATE}\n{AID}\n", encoding="utf-8")
+    (folder / "b_mirror.txt").write_text(f"{MEDIATE_TRADITIONAL}\n{AID_TRADITIONAL}\n", encoding="utf-8")
+    (folder / "c_big5.txt").write_bytes(f"{MEDIATE_TRADITIONAL}\r\n{AID_TRADITIONAL}\r\n".encode("cp950"))
+    out = tmp_path / "tags.jsonl"
+    assert _tag(folder, out, bundle_dir, "--threshold", "0.2") == 0
+    rows = pd.read_json(out, lines=True)
+    by_name = {name: rows[rows["report_path"].str.endswith(name)].reset_index(drop=True)
+               for name in ("a_simplified.txt", "b_mirror.txt", "c_big5.txt")}  # fmt: skip
+    simplified = by_name["a_simplified.txt"]
+    assert "mediation" in simplified["themes"][0]
+    scores = [c for c in rows.columns if c.startswith("score_")]
+    for name in ("b_mirror.txt", "c_big5.txt"):
+        tagged = by_name[name]
+        assert list(tagged["text"]) == [MEDIATE_TRADITIONAL, AID_TRADITIONAL]
+        assert list(tagged["themes"]) == list(simplified["themes"])
+        pd.testing.assert_frame_equal(tagged[scores], simplified[scores])
+        assert "人民調解" in tagged["evidence"][0]["mediation"]  # found as 人民调解, shown as written
+        assert "人民调解" in simplified["evidence"][0]["mediation"]
+
+
 def test_resume_after_interruption_gives_exactly_the_uninterrupted_rows(inbox, bundle_dir, tmp_path):
     full = tmp_path / "full.jsonl"
     _tag(inbox, full, bundle_dir)

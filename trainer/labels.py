@@ -17,6 +17,7 @@ import numpy as np
 from trainer.errors import UserError
 from trainer.reader import SUPPORTED_SUFFIXES, Report, read_report, text_hash
 from trainer.taxonomy import PROJECT_ROOT, Taxonomy
+from trainer.textnorm import model_texts
 
 DEFAULT_GOLD = PROJECT_ROOT / "labels" / "gold.jsonl"
 DEFAULT_EXAMPLES = PROJECT_ROOT / "labels" / "examples.jsonl"
@@ -37,6 +38,11 @@ class LabelledSet:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def model_texts(self) -> list[str]:
+        """The texts as every model reads them (`trainer.textnorm`); `texts` stay as written, for outputs."""
+        return model_texts(self.texts)
 
     @property
     def y(self) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from trainer.textnorm import model_text
+
 # Full-width ASCII letters/digits/symbols (U+FF01..U+FF5E) become half-width,
 # but Chinese punctuation keeps its form and meaning: ，。！？：；（）“”《》 stay.
 _KEEP_FULLWIDTH = set("！，：；？（）")
@@ -62,13 +64,14 @@ def normalise(text: str) -> str:
 
 
 def is_chrome(line: str) -> bool:
-    """True when a stripped line is web chrome (navigation, meta data, share prompts)."""
-    return bool(_CHROME_RE.fullmatch(line))
+    """True when a stripped line is web chrome (navigation, meta data, share prompts), in either script:
+    the patterns are simplified, and 繁體 mirrors write the same chrome in traditional characters."""
+    return bool(_CHROME_RE.fullmatch(model_text(line)))
 
 
 def _drop_header(lines: list[str]) -> list[str]:
     for i, line in enumerate(lines[:_BREADCRUMB_SCAN_LINES]):
-        if _BREADCRUMB_RE.match(line):
+        if _BREADCRUMB_RE.match(model_text(line)):
             return lines[i:]
     return lines
 

@@ -20,6 +20,8 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from trainer.textnorm import model_texts
+
 ARTIFACT_KEY = "theme_model"
 
 
@@ -62,8 +64,12 @@ class Bundle:
         if int8:
             quantize_in_place(self.model)
 
-    def scores(self, texts: list[str]) -> np.ndarray:
-        return self.model.predict_proba(texts) if texts else np.zeros((0, len(self.taxonomy)))
+    def scores(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Scores per theme; every inference path (tag, serving, Spark) comes through here, so the model
+        reads each text as in training (`trainer.textnorm.model_text`: traditional characters as simplified)."""
+        if not texts:
+            return np.zeros((0, len(self.taxonomy)))
+        return self.model.predict_proba(model_texts(texts), batch_size=batch_size)
 
     def frame(self, texts: list[str], threshold: float | None = None) -> pd.DataFrame:
         scores = self.scores(texts)
@@ -116,6 +122,6 @@ def signature(theme_ids: list[str]):
 def pip_requirements() -> list[str]:
     from importlib.metadata import version
 
-    names = ["mlflow", "torch", "transformers", "safetensors", "scikit-learn", "jieba", "numpy", "pandas",
+    names = ["mlflow", "torch", "transformers", "safetensors", "scikit-learn", "jieba", "opencc", "numpy", "pandas",
              "pyyaml", "pydantic"]  # fmt: skip
     return [f"{n}=={version(n)}" for n in names]

@@ -1,7 +1,10 @@
-"""Read raw reports (.txt, .html, .docx, .pdf; UTF-8 or GB18030) into clean paragraphs.
+"""Read raw reports (.txt, .html, .docx, .pdf; UTF-8/16/32, GB18030 or Big5) into clean paragraphs.
 
 Every format is reduced to plain text with one line per source paragraph and
-then handed to the project's one paragraph splitter (`trainer.paragraphs`).
+then handed to the project's one paragraph splitter (`trainer.paragraphs`):
+bytes are decoded by `trainer.decoding`, table rows become sentences
+(`trainer.tables`) and PDF page numbers and running headers/footers are
+dropped (`trainer.pages`).
 Problems with a file raise `UserError` with a one-line reason, so a batch can
 report the file and carry on with the others.
 """
@@ -19,8 +22,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainer.decoding import decode_html, decode_text
 from trainer.errors import UserError
+from trainer.pages import strip_page_furniture
 from trainer.paragraphs import split_paragraphs
+from trainer.tables import table_paragraphs
 
 log = logging.getLogger(__name__)
 
@@ -60,56 +66,93 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
-def decode_bytes(data: bytes, name: str) -> str:
-    """Decode text bytes: UTF-8 (with or without BOM), then GB18030, else the detected encoding."""
-    if b"\x00" in data[:8192]:
-        raise UserError(f"{name}: looks like a binary file, not text; pass a .txt/.html/.docx/.pdf report")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    # Reports that are not UTF-8 are GB18030, GBK or GB2312 (both subsets of GB18030: decoding
-    # as the superset loses nothing). Try it before guessing: the detector takes short Chinese
-    # texts for Korean (cp949, johab) or UTF-16 and would return mojibake.
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
+def _html_tables_as_rows(body) -> None:
+    """Replace each <table> of trafilatura's XML by one <p> per row (`trainer.tables`), in place."""
+    from lxml import etree
 
-    best = from_bytes(data).best()
-    if best is None:
-        raise UserError(f"{name}: cannot decode the text (not UTF-8 or GB18030/GBK); re-save it as UTF-8")
-    return str(best)
+    for table in reversed(list(body.iter("table"))):  # inner tables first
+        rows = [list(row.iterchildren("cell")) for row in table.iterchildren("row")]
+        header = bool(rows and rows[0]) and all(cell.get("role") == "head" for cell in rows[0])
+        texts = [[" ".join(cell.itertext()) for cell in row] for row in rows]
+        parent, tail = table.getparent(), table.tail
+        position = parent.index(table)
+        parent.remove(table)
+        added = []
+        for offset, text in enumerate(table_paragraphs(texts, header)):
+            paragraph = etree.Element("p")
+            paragraph.text = text
+            parent.insert(position + offset, paragraph)
+            added.append(paragraph)
+        if tail and tail.strip():
+            if added:
+                added[-1].tail = tail
+            elif position:
+                parent[position - 1].tail = (parent[position - 1].tail or "") + tail
+            else:
+                parent.text = (parent.text or "") + tail
 
 
 def _text_from_html(data: bytes, name: str) -> str:
     import trafilatura
     from trafilatura.settings import use_config
+    from trafilatura.utils import normalize_unicode
+    from trafilatura.xml import xmltotxt
 
     # Below MIN_EXTRACTED_SIZE (250 chars by default) trafilatura swaps a short article for its
     # baseline, which flattens the page, headings and meta lines included, onto one line.
     config = use_config()
     config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
-    text = trafilatura.extract(data, include_comments=False, include_tables=True, favor_recall=True, config=config)
-    if not text:
+    document = trafilatura.bare_extraction(decode_html(data, name), include_comments=False, include_tables=True,
+                                           favor_recall=True, config=config)  # fmt: skip
+    if document is None or document.body is None:
+        raise UserError(f"{name}: no main text found in the HTML page")
+    # trafilatura writes tables as "| cell | cell |" lines: each row becomes a sentence instead
+    _html_tables_as_rows(document.body)
+    text = normalize_unicode(xmltotxt(document.body, False))
+    if not text.strip():
         raise UserError(f"{name}: no main text found in the HTML page")
     return text
 
 
+def _docx_header_row(table) -> bool:
+    """Whether the table's first row is marked as its header ("repeat as header row" in Word)."""
+    from docx.oxml.ns import qn
+
+    if not table.rows:
+        return False
+    marks = table.rows[0]._tr.xpath("./w:trPr/w:tblHeader")
+    return bool(marks) and marks[0].get(qn("w:val"), "true") not in ("0", "false")
+
+
+def _docx_rows(table) -> list[list[str]]:
+    """Cell texts per row; a merged cell (which python-docx repeats for each grid column) counts once."""
+    rows = []
+    for row in table.rows:
+        cells = []
+        for cell in row.cells:
+            if not cells or cell._tc is not cells[-1]._tc:
+                cells.append(cell)
+        rows.append([cell.text for cell in cells])
+    return rows
+
+
 def _text_from_docx(data: bytes, name: str) -> str:
     import docx
+    from docx.table import Table
     from lxml.etree import XMLSyntaxError
 
     try:
         document = docx.Document(io.BytesIO(data))
+        blocks = list(document.iter_inner_content())
     # damaged zip data surfaces as zlib.error, an unknown zip compression as NotImplementedError
     except (zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError, zlib.error, EOFError, NotImplementedError) as exc:
         raise UserError(f"{name}: not a valid .docx file ({exc.__class__.__name__}); re-save it from Word") from None
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            lines.append(" ".join(cell.text for cell in row.cells))
+    lines = []
+    for block in blocks:  # paragraphs and tables in document order
+        if isinstance(block, Table):
+            lines.extend(table_paragraphs(_docx_rows(block), _docx_header_row(block)))
+        else:
+            lines.append(block.text)
     # Word paragraphs are real paragraphs: a blank line between them stops line joining.
     return "\n\n".join(lines)
 
@@ -120,10 +163,11 @@ def _text_from_pdf(data: bytes, name: str) -> str:
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        # no blank line between pages: a paragraph running over a page break is joined again
-        return "\n".join((page.extract_text() or "").strip("\n") for page in reader.pages)
+        pages = [(page.extract_text() or "").strip("\n").split("\n") for page in reader.pages]
     except (PyPdfError, ValueError, KeyError, TypeError, zlib.error, NotImplementedError) as exc:
         raise UserError(f"{name}: not a readable PDF ({exc}); check the file or convert it to .docx/.txt") from None
+    # no blank line between pages: a paragraph running over a page break is joined again
+    return "\n".join(line for page in strip_page_furniture(pages) for line in page)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -152,7 +196,7 @@ def extract_text(path: Path, data: bytes | None = None) -> str:
     if not data.strip():
         return ""
     if suffix == ".txt":
-        return decode_bytes(data, name)
+        return decode_text(data, name)
     if suffix in (".html", ".htm"):
         return _text_from_html(data, name)
     if suffix == ".docx":

@@ -26,7 +26,7 @@ def run_note(config: RunConfig, metrics, gold, extra, precision: str, seconds: f
     else:
         first = "**No cross-validation** (`evaluation.cross_validate: false`)"
     if dev is not None:
-        first += (f"\n\n**Dev (unseen real documents) micro-F1 {dev.micro_f1:.3f} · macro-F1 {dev.macro_f1:.3f}**")
+        first += f"\n\n**Dev (unseen real documents) micro-F1 {dev.micro_f1:.3f} · macro-F1 {dev.macro_f1:.3f}**"
     data = f"{len(gold)} gold paragraphs from {reports} reports"
     if real_train is not None:
         data += f" + {len(real_train)} real training paragraphs from {len(set(real_train.groups))} documents"

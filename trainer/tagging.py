@@ -22,6 +22,7 @@ from trainer.outputs import output_format, read_outputs, write_outputs
 from trainer.pyfunc import Bundle, is_quantized
 from trainer.reader import Report, find_report_files, read_reports
 from trainer.taxonomy import Taxonomy
+from trainer.textnorm import model_text
 
 CHUNK_PARAGRAPHS = 256
 CHECKPOINT_SECONDS = 30.0
@@ -87,11 +88,20 @@ def salient_span(text: str, keywords: tuple[str, ...]) -> str:
     return best[:80]
 
 
+def _as_written(span: str, text: str, read: str) -> str:
+    """`span` of the model's reading `read` in the script of the original `text` (where their characters align)."""
+    at = read.find(span)
+    return text[at : at + len(span)] if span and at >= 0 and len(read) == len(text) else span
+
+
 def evidence_for(taxonomy: Taxonomy, themes: list[str], text: str) -> dict[str, list[str]]:
+    """Keywords (or the most keyword-like sentence) of each theme, looked up in the text the model read."""
+    read = model_text(text)
     evidence = {}
     for theme in themes:
-        found = taxonomy.keywords_found(theme, text)
-        evidence[theme] = found if found else [salient_span(text, taxonomy.theme(theme).keywords)]
+        found = taxonomy.keywords_found(theme, read)
+        spans = found if found else [salient_span(read, taxonomy.theme(theme).keywords)]
+        evidence[theme] = [_as_written(span, text, read) for span in spans]
     return evidence
 
 
@@ -182,9 +192,7 @@ def run_tagging(args) -> int:
 
     def flush() -> None:
         texts = [p.text for r in pending for p in r.paragraphs]
-        scores = (
-            bundle.model.predict_proba(texts, batch_size=args.batch_size) if texts else np.zeros((0, len(taxonomy)))
-        )
+        scores = bundle.scores(texts, batch_size=args.batch_size)
         start = 0
         for report in pending:
             part = scores[start : start + len(report.paragraphs)]

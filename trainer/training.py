@@ -72,7 +72,7 @@ class ModelFactory:
                                             self.taxonomy.ids)  # fmt: skip
             model = warm_cache.load(key, self.taxonomy) if key else None
             if model is not None:
-                model.warm_texts = frozenset(self.extra.texts)  # what fit() would have remembered
+                model.warm_texts = frozenset(self.extra.model_texts)  # what fit() would have remembered
                 self.cache_outcomes.append("hit")
                 self.echo(f"  warm start: cache hit, {spec.warm_start_epochs} epochs skipped "
                           f"({warm_cache.entry(key)})")  # fmt: skip
@@ -82,7 +82,7 @@ class ModelFactory:
                 self.echo(f"  warm start ({why}): {spec.warm_start_epochs} epochs on {len(self.extra)} "
                           "extra paragraphs")  # fmt: skip
                 model = BertThemeModel(spec, self.config.training, len(self.taxonomy))
-                model.fit(self.extra.texts, self.extra.y, epochs=spec.warm_start_epochs, label="warm start",
+                model.fit(self.extra.model_texts, self.extra.y, epochs=spec.warm_start_epochs, label="warm start",
                           on_epoch=lambda e, loss: self.log_metric("warm_start/train_loss", loss, e))  # fmt: skip
                 if key and (saved := warm_cache.store(key, model)) is not None:
                     self.echo(f"  warm start: saved to the cache ({saved})")
@@ -157,8 +157,10 @@ def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, 
             started = time.time()
             train = _training_set(gold, train_rows, extra)
             model = factory()
-            model.fit(train.texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e))
-            test_texts = gold.subset(test_rows).texts
+            model.fit(
+                train.model_texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e)
+            )
+            test_texts = gold.subset(test_rows).model_texts
             if member_scores:
                 parts = model.predict_members(test_texts)
                 for whole, part in zip(member_scores, parts):
@@ -292,14 +294,14 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
         with stage("final fit", total=1, unit="fit") as final_bar:
             final = factory()
             everything = _training_set(labelled, np.arange(len(labelled)), extra)
-            final.fit(everything.texts, everything.y,
+            final.fit(everything.model_texts, everything.y,
                       on_epoch=lambda e, loss: log_metric("final/train_loss", loss, e))  # fmt: skip
             final_bar.update(1)
         if factory.cache_outcomes:
             mlflow.set_tag("warm_start.cache", ",".join(factory.cache_outcomes))
         dev_metrics = None
         if real_dev is not None and len(real_dev):
-            dev_scores = final.predict_proba(real_dev.texts)
+            dev_scores = final.predict_proba(real_dev.model_texts)
             dev_metrics = compute_metrics(real_dev.y, (dev_scores >= thresholds).astype(int), dev_scores, taxonomy.ids)
             _log_metrics("dev_", dev_metrics)
             echo(f"  dev: micro-F1 {dev_metrics.micro_f1:.3f}, macro-F1 {dev_metrics.macro_f1:.3f} "
