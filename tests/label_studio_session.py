@@ -42,7 +42,8 @@ def main(plan_path: str) -> None:
         for client, themes in zip(clients, per_annotator):
             if themes is not None:
                 client.annotations.create(id=created[pid].id, result=result(themes), lead_time=2.5)
-    options = SerializationOptionsRequest(annotations__completed_by=SerializationOptionRequest(only_id=False))
+    full = SerializationOptionRequest(only_id=False)  # annotators by email, predictions in full
+    options = SerializationOptionsRequest(annotations__completed_by=full, predictions=full)
     snapshot = owner.projects.exports.create(project.id, serialization_options=options)
     deadline = time.time() + 60
     while owner.projects.exports.get(project.id, snapshot.id).status != "completed":
