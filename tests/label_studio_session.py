@@ -34,6 +34,7 @@ def main(plan_path: str) -> None:
     clients = [LabelStudio(base_url=plan["url"], api_key=token) for token in plan["tokens"]]
     owner = clients[0]
     project = owner.projects.create(title="trainer round trip", label_config=Path(plan["config"]).read_text("utf-8"))
+    owner.projects.update(project.id, maximum_annotations=2)  # double labelling: two annotators per task
     tasks = json.loads(Path(plan["tasks"]).read_text(encoding="utf-8"))
     owner.projects.import_tasks(id=project.id, request=tasks, return_task_ids=True)
     created = {t.data["paragraph_id"]: t for t in owner.tasks.list(project=project.id, fields="all")}
@@ -53,7 +54,9 @@ def main(plan_path: str) -> None:
     chunks = owner.projects.exports.download(project.id, snapshot.id, export_type="JSON")
     Path(plan["export"]).write_bytes(b"".join(chunks))
     users = {u.email: u.id for u in owner.users.list()}
-    print(json.dumps({"project": project.id, "tasks": len(created), "users": users}))
+    settings = owner.projects.get(project.id)
+    print(json.dumps({"project": project.id, "tasks": len(created), "users": users,
+                      "maximum_annotations": settings.maximum_annotations}))
 
 
 if __name__ == "__main__":

@@ -102,7 +102,9 @@ def test_round_trip_through_label_studio_keeps_every_label(label_studio, tmp_pat
     session = subprocess.run(["bash", str(SCRIPT), "python", str(ROOT / "tests" / "label_studio_session.py"),
                               str(tmp_path / "plan.json")], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert session.returncode == 0, session.stderr[-3000:]
-    users = json.loads(session.stdout.strip().splitlines()[-1])["users"]
+    summary = json.loads(session.stdout.strip().splitlines()[-1])
+    users = summary["users"]
+    assert summary["maximum_annotations"] == 2
 
     export = json.loads((tmp_path / "export.json").read_text(encoding="utf-8"))
     assert sorted(t["data"]["paragraph_id"] for t in export) == sorted(pids)

@@ -105,10 +105,12 @@ def build_tasks(candidates: list[Candidate], rows: strategies.Selection, pool: S
     return tasks
 
 
-def _embeddings(texts: list[str], embedder: str) -> np.ndarray:
-    from trainer.models.embedding_lr import cached_embeddings
+def embeddings(texts: list[str], embedder: str) -> np.ndarray:
+    """Mean-pooled base-model embeddings of whole paragraphs (up to 512 tokens, or the model's own limit)."""
+    from trainer.models.embedding_lr import _encoder, cached_embeddings
 
-    return cached_embeddings(texts, embedder, 512)
+    limit = getattr(_encoder(embedder)[1].config, "max_position_embeddings", 512)
+    return cached_embeddings(texts, embedder, min(512, limit))
 
 
 def run_export(args) -> int:
@@ -143,7 +145,7 @@ def run_export(args) -> int:
                                member_scores=pool.member_scores,
                                labelled_counts=labelled_counts([Path(p) for p in args.labelled], taxonomy))  # fmt: skip
     if args.strategy == "diverse":
-        view.embeddings = _embeddings([c.text for c in candidates], args.embedder)
+        view.embeddings = embeddings([c.text for c in candidates], args.embedder)
     if args.strategy == "disagree" and not pool.member_scores:
         raise UserError("--strategy disagree needs an ensemble model (two or more members); pass one with --model")
     chosen = strategies.select(args.strategy, view, args.n, args.seed, taxonomy.ids)

@@ -167,10 +167,10 @@ def review_tasks(rows: list[dict], pool: LabelPool, model_version: str) -> list[
     return tasks
 
 
-def print_top(rows: list[dict], top: int, out=sys.stdout) -> None:
+def print_top(rows: list[dict], top: int) -> None:
     for row in rows[:top]:
         print(f"{row['rank']:>4}  {row['self_confidence']:.3f}  {row['id']:<28} given [{', '.join(row['themes'])}]  "
-              f"{describe(row)}  {row['text'][:60]}", file=out)  # fmt: skip
+              f"{describe(row)}  {row['text'][:60]}")  # fmt: skip
 
 
 def run_review(args, taxonomy: Taxonomy) -> int:
