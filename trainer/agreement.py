@@ -22,10 +22,8 @@ def _pass(path: Path, taxonomy: Taxonomy) -> dict[str, list[str]]:
     return labels
 
 
-def agreement(first: Path, second: Path, taxonomy: Taxonomy):
-    a, b = _pass(first, taxonomy), _pass(second, taxonomy)
-    if set(a) != set(b):
-        raise UserError(f"{first} and {second} label different paragraphs ({len(set(a) ^ set(b))} ids differ)")
+def agreement_of(a: dict[str, list[str]], b: dict[str, list[str]], taxonomy: Taxonomy):
+    """(metrics of b against a, exact-match share, paragraphs) for two label sets over the same paragraph ids."""
     ids = sorted(a)
     index = {t: j for j, t in enumerate(taxonomy.ids)}
 
@@ -41,10 +39,22 @@ def agreement(first: Path, second: Path, taxonomy: Taxonomy):
     return compute_metrics(ya, yb, yb.astype(float), taxonomy.ids), exact, len(ids)
 
 
-def agreement_table(first: Path, second: Path, taxonomy: Taxonomy) -> str:
-    metrics, exact, n = agreement(first, second, taxonomy)
+def agreement(first: Path, second: Path, taxonomy: Taxonomy):
+    a, b = _pass(first, taxonomy), _pass(second, taxonomy)
+    if set(a) != set(b):
+        raise UserError(f"{first} and {second} label different paragraphs ({len(set(a) ^ set(b))} ids differ)")
+    return agreement_of(a, b, taxonomy)
+
+
+def format_agreement(metrics, exact: float, n: int, only: set[str] | None = None) -> str:
+    """The agreement table; `only` limits the per-theme lines to those themes."""
     lines = [f"paragraphs: {n}", f"micro-F1: {metrics.micro_f1:.3f}", f"macro-F1: {metrics.macro_f1:.3f}",
              f"exact match: {exact:.3f}", "", "theme                        F1     support(first pass)"]  # fmt: skip
     for theme, figures in metrics.per_theme.items():
-        lines.append(f"{theme:<28} {figures['f1']:.3f}  {figures['support']}")
+        if only is None or theme in only:
+            lines.append(f"{theme:<28} {figures['f1']:.3f}  {figures['support']}")
     return "\n".join(lines)
+
+
+def agreement_table(first: Path, second: Path, taxonomy: Taxonomy) -> str:
+    return format_agreement(*agreement(first, second, taxonomy))

@@ -111,6 +111,78 @@ def _cmd_ui(args) -> int:
     return 0 if args.print_only else subprocess.call([*command, "--host", args.host])
 
 
+def _cmd_label_export(args) -> int:
+    from trainer.labelling.export import run_export
+
+    return run_export(args)
+
+
+def _cmd_label_import(args) -> int:
+    from trainer.labelling.importer import ImportProblems, run_import
+    from trainer.taxonomy import load_taxonomy
+
+    try:
+        return run_import(args, load_taxonomy(args.taxonomy))
+    except ImportProblems as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+
+
+def _cmd_label_review(args) -> int:
+    from trainer.labelling.review import run_review
+    from trainer.taxonomy import load_taxonomy
+
+    return run_review(args, load_taxonomy(args.taxonomy))
+
+
+def _add_label_commands(sub) -> None:
+    """`trainer label export|import|review`: the Label Studio loop (trainer/labelling/)."""
+    from trainer.labelling.strategies import STRATEGIES
+
+    label = sub.add_parser("label", help="choose paragraphs for Label Studio, import its labels, review labels")
+    cmds = label.add_subparsers(dest="label_cmd", required=True)
+    p = cmds.add_parser("export", help="chosen paragraphs as Label Studio tasks with the model's pre-annotations")
+    p.add_argument("inputs", nargs="+", help="tag outputs (.jsonl/.csv/.xlsx), report files/folders, JSONL pools")
+    p.add_argument("--out", default="tasks.json", help="tasks to import into Label Studio (.json)")
+    p.add_argument("--config-out", help="labelling config (default: OUT's name + .config.xml)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="uncertain")
+    p.add_argument("--n", type=int, default=100, help="number of tasks")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--model", help="MLflow model URI or folder to score with (default: the tag output's scores, "
+                   "else models:/NAME@champion)")  # fmt: skip
+    p.add_argument("--registered-name", default="theme-tagger")
+    p.add_argument("--tracking-uri")
+    p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--model-version", help="model version to record (default: from --model or the tag output)")
+    p.add_argument("--threshold", type=float, help="one cut-off for every theme instead of the model's")
+    p.add_argument("--embedder", default="moka-ai/m3e-small", help="base model whose embeddings 'diverse' spreads")
+    p.add_argument("--labelled", nargs="*", default=["labels/gold.jsonl", "labels/examples.jsonl"],
+                   help="labelled files: their texts are left out, their theme counts set the 'rare' quota")  # fmt: skip
+    p.add_argument("--taxonomy", default="labels/taxonomy.yaml")
+    p.set_defaults(func=_cmd_label_export)
+    p = cmds.add_parser("import", help="a Label Studio JSON export as training labels with provenance")
+    p.add_argument("export", help="Label Studio export (JSON format)")
+    p.add_argument("--out", required=True, help="labels JSONL (rows like labels/examples.jsonl + provenance)")
+    p.add_argument("--queue", help="adjudication queue (default: OUT's name + .adjudication.jsonl)")
+    p.add_argument("--append", action="store_true", help="add to an existing OUT (same paragraph, same labels: kept)")
+    p.add_argument("--force", action="store_true", help="replace an existing OUT")
+    p.add_argument("--taxonomy", default="labels/taxonomy.yaml")
+    p.set_defaults(func=_cmd_label_import)
+    p = cmds.add_parser("review", help="rank gold and example labels that out-of-fold predictions contradict")
+    p.add_argument("--gold", default="labels/gold.jsonl")
+    p.add_argument("--examples", default="labels/examples.jsonl")
+    p.add_argument("--config", help="run config whose model scores out of fold (default: tfidf + keywords)")
+    p.add_argument("--folds", type=int, default=5, help="grouped folds (by report, else writer)")
+    p.add_argument("--out", default="review.jsonl", help="ranked suspects (JSONL)")
+    p.add_argument("--tasks", help="also write the suspects as Label Studio tasks (.json) for a second look")
+    p.add_argument("--n", type=int, help="at most this many tasks (default: all suspects)")
+    p.add_argument("--top", type=int, default=20, help="suspects to print")
+    p.add_argument("--taxonomy", default="labels/taxonomy.yaml")
+    p.set_defaults(func=_cmd_label_review)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainer", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -175,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--print-only", action="store_true", help="only print the command")
     p.set_defaults(func=_cmd_ui)
+
+    _add_label_commands(sub)
     return parser
 
 

@@ -118,3 +118,17 @@ def split_paragraphs(text: str) -> list[str]:
     for block in _blocks(lines):
         paragraphs.extend(_join_wrapped(block, limit))
     return [p for p in paragraphs if re.search(r"\w", p)]
+
+
+# A title or section heading: short and closing no sentence (聚焦法律服务业高质量发展), or numbered
+# (一、… / (二)… / 3.…) and at most twice as long.
+_HEADING_MAX_CHARS = 40
+_SENTENCE_STOP = re.compile(r"[。！？!?；;]")
+_NUMBERED = re.compile(r"(第?[一二三四五六七八九十]+[、是章节部分]|[(（][一二三四五六七八九十\d]+[)）]|\d+[.、．])")
+
+
+def looks_like_heading(paragraph: str) -> bool:
+    """True for a short paragraph with no sentence stop: a report title or a section heading, not body text."""
+    text = paragraph.strip()
+    limit = 2 * _HEADING_MAX_CHARS if _NUMBERED.match(text) else _HEADING_MAX_CHARS
+    return 0 < len(text) <= limit and not _SENTENCE_STOP.search(text) and not text.endswith("…")
