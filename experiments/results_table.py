@@ -13,6 +13,11 @@ from trainer.evaluation import theme_metric_key
 from trainer.taxonomy import load_taxonomy
 
 
+def theme_figure(metrics: dict[str, float], figure: str, theme: str) -> float:
+    """A per-theme figure under its current name, or under the name runs logged before the rename (f1_<theme>)."""
+    return metrics.get(theme_metric_key(figure, theme), metrics.get(f"{figure}_{theme}", 0.0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tracking-uri", default=None)
@@ -53,8 +58,8 @@ def main() -> None:
     print("|---|" + "---|" * len(latest))
     for theme in ids:
         first = next(iter(latest.values())).data.metrics
-        cells = [f"{run.data.metrics.get(theme_metric_key('f1', theme), 0):.2f}" for run in latest.values()]
-        support = int(first.get(theme_metric_key("support", theme), 0))
+        cells = [f"{theme_figure(run.data.metrics, 'f1', theme):.2f}" for run in latest.values()]
+        support = int(theme_figure(first, "support", theme))
         print(f"| {theme} ({support}) | " + " | ".join(cells) + " |")
 
 

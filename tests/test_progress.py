@@ -52,6 +52,8 @@ def test_a_terminal_gets_a_tqdm_bar_with_the_remaining_time():
     assert progress.bars
     with progress.active(), stage("cross-validation", total=5, unit="fold", lines="none") as folds:
         folds.update(2)
+        with stage("warm start", total=6, unit="epoch", lines="each") as epochs:
+            assert folds.bar.leave and not epochs.bar.leave  # a finished nested bar makes way for the next
     drawn = screen.getvalue()
     assert "cross-validation" in drawn and "2/5" in drawn
     assert "<" in drawn  # tqdm's [elapsed<remaining]

@@ -76,11 +76,15 @@ def _cmd_models_pull(args) -> int:
 
 def _cmd_train(args) -> int:
     from trainer.config import load_config
+    from trainer.tracking import check_reachable, tracking_uri
+
+    config = load_config(args.config, args.set)
+    check_reachable(tracking_uri(config.tracking))  # before the heavy imports below: a dead server fails in seconds
+
     from trainer.progress import Progress
     from trainer.reporting import print_run
     from trainer.training import train
 
-    config = load_config(args.config, args.set)
     progress = Progress()  # bars on a terminal, one line per stage in a log (stderr)
     result = train(config, Path(args.config), echo=progress.echo, progress=progress)
     print_run(config, result)

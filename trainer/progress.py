@@ -31,11 +31,14 @@ class Stage:
     def __init__(self, progress: Progress, name: str, total: int, unit: str, lines: Lines, transient: bool):
         self.progress, self.name, self.total, self.unit = progress, name, total, unit
         self.lines, self.transient = lines, transient
-        self.n, self.postfix, self.started = 0, "", time.monotonic()
+        self.n, self.postfix, self.started, self.closed = 0, "", time.monotonic(), False
         self.bar = None
         if progress.bars:
+            # a finished top-level bar stays on screen as the stage's record; nested ones make way for the next
+            leave = not transient and progress.open_stages == 0
             self.bar = tqdm(total=total, desc=name, unit=unit, file=progress.stream, dynamic_ncols=True,
-                            leave=not transient, delay=progress.delay if transient else 0)  # fmt: skip
+                            leave=leave, delay=progress.delay if transient else 0)  # fmt: skip
+        progress.open_stages += 1
 
     def update(self, n: int = 1, **postfix: object) -> None:
         self.n += n
@@ -53,6 +56,10 @@ class Stage:
                                f"{eta}" + (f", {self.postfix}" if self.postfix else ""))  # fmt: skip
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.progress.open_stages -= 1
         elapsed = time.monotonic() - self.started
         if self.bar is not None:
             self.bar.close()
@@ -97,6 +104,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.bars = bool(getattr(self.stream, "isatty", lambda: False)()) if bars is None else bars
         self.delay = delay
+        self.open_stages = 0  # nesting depth: only top-level bars stay on screen when done
 
     @contextmanager
     def active(self) -> Iterator[Progress]:

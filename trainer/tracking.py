@@ -1,4 +1,7 @@
-"""Where runs go: an embedded SQLite store under the project unless told otherwise."""
+"""Where runs go: an embedded SQLite store under the project unless told otherwise.
+
+MLflow is imported inside the functions that use it, so `check_reachable` can fail fast before any heavy import.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,6 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-import mlflow
-from mlflow.tracking import MlflowClient
 
 from trainer.config import TrackingConfig
 from trainer.errors import UserError
@@ -58,6 +58,8 @@ def check_reachable(uri: str | None = None, timeout: float = SERVER_CHECK_SECOND
 
 def connect(config: TrackingConfig | None = None) -> str:
     """Point MLflow at the store (creating the embedded one if needed, checking a server answers); return its URI."""
+    import mlflow
+
     uri = check_reachable(tracking_uri(config))
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,9 @@ def connect(config: TrackingConfig | None = None) -> str:
 
 def use_experiment(name: str, uri: str) -> str:
     """Get or create the experiment; an embedded store keeps artifacts beside its database."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
