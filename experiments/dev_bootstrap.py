@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import f1_score, precision_recall_fscore_support
-from threshold_rules import add_store_arguments, newest_finished, open_store
+from threshold_rules import add_store_arguments, finished_runs, open_store
 
 
 def dev_predictions(client: MlflowClient, run) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
@@ -48,10 +48,7 @@ def main() -> None:
     add_store_arguments(parser)
     args = parser.parse_args()
     client, experiment, _taxonomy, _gold = open_store(args)
-    found = {name: newest_finished(client, experiment.experiment_id, name) for name in args.runs}
-    missing = [name for name, run in found.items() if run is None]
-    if missing:
-        raise SystemExit(f"no finished run named {', '.join(missing)} in experiment {args.experiment}")
+    found = finished_runs(client, experiment, args.runs)
     results = {name: dev_predictions(client, run) for name, run in found.items()}
     first = args.runs[0]
     ids, y, _, _ = results[first]

@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import precision_recall_fscore_support
-from threshold_rules import add_store_arguments, newest_finished, oof_scores, open_store
+from threshold_rules import add_store_arguments, finished_runs, oof_scores, open_store
 
 from trainer.config import EvaluationConfig
 from trainer.evaluation import cross_fitted_predictions
@@ -46,10 +46,7 @@ def main() -> None:
     add_store_arguments(parser)
     args = parser.parse_args()
     client, experiment, taxonomy, gold = open_store(args)
-    runs = {name: newest_finished(client, experiment.experiment_id, name) for name in args.runs}
-    missing = [name for name, run in runs.items() if run is None]
-    if missing:
-        raise SystemExit(f"no finished run named {', '.join(missing)} in experiment {args.experiment}")
+    runs = finished_runs(client, experiment, args.runs)
     predicted = {name: predictions(client, run, gold, taxonomy) for name, run in runs.items()}
     rng = np.random.default_rng(args.seed)
     samples = [rng.integers(0, len(gold), len(gold)) for _ in range(args.resamples)]

@@ -66,8 +66,21 @@ def oof_scores(client: MlflowClient, run, gold, taxonomy) -> np.ndarray:
     """The run's logged out-of-fold scores, rows in gold order, columns in taxonomy order."""
     table = json.loads(Path(client.download_artifacts(run.info.run_id, "evaluation/oof_scores.json")).read_text())
     frame = dict(zip(table["columns"], zip(*table["data"])))
-    assert list(frame["id"]) == gold.ids, "the run's gold paragraphs differ from labels/gold.jsonl"
-    return np.column_stack([frame[f"score_{t}"] for t in taxonomy.ids]).astype(float)
+    # runs with data.real also logged the real training documents' out-of-fold scores: keep the gold rows
+    row_of = {pid: i for i, pid in enumerate(frame["id"])}
+    missing = [pid for pid in gold.ids if pid not in row_of]
+    assert not missing, f"the run's out-of-fold scores lack gold paragraphs, e.g. {missing[:3]}"
+    rows = [row_of[pid] for pid in gold.ids]
+    return np.column_stack([np.asarray(frame[f"score_{t}"])[rows] for t in taxonomy.ids]).astype(float)
+
+
+def finished_runs(client: MlflowClient, experiment, names: list[str]) -> dict:
+    """The newest finished run of each name; exits naming the missing ones."""
+    found = {name: newest_finished(client, experiment.experiment_id, name) for name in names}
+    missing = [name for name, run in found.items() if run is None]
+    if missing:
+        raise SystemExit(f"no finished run named {', '.join(missing)} in experiment {experiment.name}")
+    return found
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
