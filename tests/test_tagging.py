@@ -13,6 +13,7 @@ from trainer.cli import main
 from trainer.config import load_config
 from trainer.labels import DEFAULT_EXAMPLES, DEFAULT_GOLD, load_examples, load_gold
 from trainer.models import build_model
+from trainer.outputs import read_tags
 from trainer.pyfunc import save_bundle
 from trainer.taxonomy import load_taxonomy
 
@@ -119,11 +120,19 @@ def test_csv_output_and_threshold_override(inbox, bundle_dir, tmp_path):
 
 def test_bad_arguments_are_one_line_errors(inbox, bundle_dir, tmp_path, capsys):
     assert main(["tag", str(tmp_path / "missing"), "--model", str(bundle_dir), "--out", str(tmp_path / "x.jsonl")]) == 2
-    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "x.parquet")]) == 2
+    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "x.tsv")]) == 2
     assert main(["tag", str(inbox), "--model", str(tmp_path / "nomodel"), "--out", str(tmp_path / "x.jsonl")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_an_unwritable_output_fails_in_one_line_before_the_model_loads(inbox, tmp_path, capsys):
+    # The model does not exist either: the output is checked first, so the error is about --out.
+    for out in ("/proc/nope/t.jsonl", "/proc/nope/t.parquet", str(inbox / "a_utf8.txt" / "t.csv")):
+        assert main(["tag", str(inbox), "--model", str(tmp_path / "nomodel"), "--out", out]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --out {out}: ") and "model" not in err[0]
 
 
 def test_tagging_a_seed_with_the_registered_champion(tiny_bert, tmp_path, store, capsys):
@@ -142,3 +151,81 @@ def test_tagging_a_seed_with_the_registered_champion(tiny_bert, tmp_path, store,
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 17
     assert any("mediation" in r["themes"] for r in rows)
+
+
+def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return frame.sort_values(key).reset_index(drop=True)
+
+
+def _same_rows(first: Path, second: Path) -> None:
+    """Two outputs hold the same paragraph and summary rows, whatever their formats."""
+    (pa, sa), (pb, sb) = read_tags(first), read_tags(second)
+    key = ["report_path", "paragraph_index"]
+    assert not pb.duplicated(key).any() and not sb.duplicated(["report_path"]).any()
+    a, b = _sorted(pa, key), _sorted(pb, key)
+    assert list(a.columns) == list(b.columns)
+    assert a[["report_path", "paragraph_index", "text"]].equals(b[["report_path", "paragraph_index", "text"]])
+    assert list(a["themes"]) == list(b["themes"]) and list(a["evidence"]) == list(b["evidence"])
+    scores = [c for c in a.columns if c.startswith("score_")]
+    assert (a[scores].to_numpy() == b[scores].to_numpy()).all()
+    sa, sb = _sorted(sa, ["report_path"]), _sorted(sb, ["report_path"])
+    for column in ("status", "paragraphs", "chars", "share_legal_aid", "top_legal_aid", "kind", "county"):
+        assert [str(v) for v in sa[column]] == [str(v) for v in sb[column]], column
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_every_format_holds_the_same_rows_as_jsonl(inbox, bundle_dir, tmp_path, fmt):
+    _tag(inbox, tmp_path / "tags.jsonl", bundle_dir)
+    _tag(inbox, tmp_path / f"tags.{fmt}", bundle_dir)
+    _same_rows(tmp_path / "tags.jsonl", tmp_path / f"tags.{fmt}")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_resume_cuts_a_torn_tail_and_an_unrecorded_chunk(inbox, bundle_dir, tmp_path, monkeypatch, fmt):
+    """A kill -9 between writing a chunk and recording it, mid-line: resuming loses and repeats nothing."""
+    import trainer.outputs
+    import trainer.tagging
+
+    monkeypatch.setattr(trainer.tagging, "CHUNK_PARAGRAPHS", 2)  # one commit every report or two
+    monkeypatch.setattr(trainer.outputs, "PARQUET_PART_ROWS", 1)
+    full = tmp_path / f"full.{fmt}"
+    _tag(inbox, full, bundle_dir)
+    crashed = tmp_path / f"crashed.{fmt}"
+    _tag(inbox, crashed, bundle_dir)
+    ledger = crashed / "_ledger.jsonl" if fmt == "parquet" else crashed.with_name("crashed.ledger.jsonl")
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert len(lines) >= 3
+    # The last two chunks were written but never recorded, and the kill tore the ledger's and the data's last line.
+    ledger.write_text("".join(lines[:-2]) + lines[-2][: len(lines[-2]) // 2], encoding="utf-8")
+    if fmt == "parquet":
+        (crashed / "paragraphs" / "part-00099.parquet").write_bytes(b"PAR1 torn")
+    else:
+        for data in (crashed, crashed.with_name(f"crashed.summary.{fmt}")):
+            with data.open("a", encoding="utf-8") as handle:
+                handle.write('{"report_path": "torn')
+    assert _tag(inbox, crashed, bundle_dir, "--resume") == 1
+    _same_rows(full, crashed)
+    assert _tag(inbox, crashed, bundle_dir, "--resume") == 1  # again: nothing added
+    _same_rows(full, crashed)
+
+
+def test_resume_reads_only_the_ledger(inbox, bundle_dir, tmp_path, capsys):
+    out = tmp_path / "tags.jsonl"
+    _tag(inbox, out, bundle_dir)
+    out.write_text("not json at all\n")  # resume never parses the rows it keeps
+    out.with_name("tags.summary.jsonl").write_text("x" * 10_000 + "\n")
+    capsys.readouterr()
+    assert _tag(inbox, out, bundle_dir, "--resume") == 2
+    assert "shorter than its ledger" in capsys.readouterr().err  # but notices files changed under it
+
+
+def test_xlsx_past_the_sheet_limit_names_the_other_formats(inbox, bundle_dir, tmp_path, monkeypatch, capsys):
+    import trainer.outputs
+
+    monkeypatch.setattr(trainer.outputs, "EXCEL_MAX_ROWS", 5)
+    out = tmp_path / "tags.xlsx"
+    assert _tag(inbox, out, bundle_dir) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: --out") and all(f in err for f in (".jsonl", ".csv", ".parquet"))
+    assert not out.exists()
+    assert len((tmp_path / "tags.xlsx.stream" / "tags.jsonl").read_text().splitlines()) == 11  # nothing lost

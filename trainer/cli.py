@@ -150,11 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, folders (recursive) or globs")
     p.add_argument("--model", help="MLflow model URI or local model folder (default: models:/NAME@champion)")
     p.add_argument("--registered-name", default="theme-tagger")
-    p.add_argument("--out", default="tags.jsonl", help="output file (.jsonl, .csv or .xlsx)")
-    p.add_argument("--format", choices=["jsonl", "csv", "xlsx"], help="default: from --out's suffix")
+    p.add_argument(
+        "--out",
+        default="tags.jsonl",
+        help="output: .jsonl or .csv file (summaries beside it), .parquet folder, or .xlsx workbook",
+    )
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet", "xlsx"], help="default: from --out's suffix")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threshold", type=float, help="one cut-off for all themes instead of the tuned ones")
-    p.add_argument("--resume", action="store_true", help="skip reports already in the output (by content hash)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the reports an earlier run of the same --out finished (by content hash) and tag the rest",
+    )
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                    help="int8-quantized BERT inference (about 3.5x faster on CPU); default: as the model was logged "
                    "(tracking.log_int8)")  # fmt: skip

@@ -2,29 +2,31 @@
 
 Reports are read with the project's reader, paragraphs of several reports are
 scored together (length-sorted batches inside the model), and per-paragraph
-rows plus per-report summaries are checkpointed atomically as the run goes,
-so a crash or Ctrl-C never leaves a half-written file and `--resume` picks up
-where the last checkpoint left off.
+rows plus per-report summaries are streamed to the output in committed chunks
+of whole reports (`trainer.outputs`): memory stays flat, a crash or kill loses
+no finished report, and `--resume` skips what the output's ledger lists.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from trainer.errors import UserError
-from trainer.outputs import output_format, read_outputs, write_outputs
+from trainer.metadata import describe_report
+from trainer.outputs import Chunk, check_writable, open_store, output_format
 from trainer.pyfunc import Bundle, is_quantized
-from trainer.reader import Report, find_report_files, read_reports
+from trainer.reader import Report, file_bytes, find_report_files, read_report
+from trainer.schema import META_COLUMNS, paragraph_columns, summary_columns
 from trainer.taxonomy import Taxonomy
 
+# Paragraphs scored together (several reports, length-sorted batches inside the model).
 CHUNK_PARAGRAPHS = 256
-CHECKPOINT_SECONDS = 30.0
 TOP_PARAGRAPHS = 3
 
 
@@ -108,11 +110,14 @@ def paragraph_rows(report: Report, scores: np.ndarray, cut: np.ndarray, taxonomy
     return rows
 
 
-def summary_row(report_path: str, report_hash: str, rows: list[dict], taxonomy: Taxonomy, error: str = "") -> dict:
-    """Per-report picture: paragraphs per theme, share of text per theme, top paragraphs per theme."""
+def summary_row(
+    report_path: str, report_hash: str, rows: list[dict], taxonomy: Taxonomy, error: str = "", meta: dict | None = None
+) -> dict:
+    """Per-report picture: place, year and kind; paragraphs, share of text and top paragraphs per theme."""
     total_chars = sum(len(r["text"]) for r in rows) or 1
     summary = {"report_path": report_path, "report_hash": report_hash, "status": "error" if error else "ok",
-               "error": error, "paragraphs": len(rows), "chars": sum(len(r["text"]) for r in rows),
+               "error": error, **{c: (meta or {}).get(c, None if c == "year" else "") for c in META_COLUMNS},
+               "paragraphs": len(rows), "chars": sum(len(r["text"]) for r in rows),
                "no_theme_paragraphs": sum(1 for r in rows if not r["themes"])}  # fmt: skip
     for theme in taxonomy.ids:
         tagged = [r for r in rows if theme in r["themes"]]
@@ -121,6 +126,13 @@ def summary_row(report_path: str, report_hash: str, rows: list[dict], taxonomy: 
         summary[f"share_{theme}"] = round(sum(len(r["text"]) for r in tagged) / total_chars, 4)
         summary[f"top_{theme}"] = [r["paragraph_index"] for r in top]
     return summary
+
+
+def report_rows(report: Report, scores: np.ndarray, cut: np.ndarray, taxonomy: Taxonomy) -> tuple[list[dict], dict]:
+    """Paragraph rows and the summary row of one scored report (the single-machine and Spark paths share it)."""
+    rows = paragraph_rows(report, scores, cut, taxonomy)
+    meta = describe_report(report.path, [p.text for p in report.paragraphs])
+    return rows, summary_row(str(report.path), report.sha256, rows, taxonomy, meta=meta)
 
 
 class Progress:
@@ -140,90 +152,105 @@ class Progress:
         self.bar.close()
 
 
-def run_tagging(args) -> int:
+def _prepare(args) -> tuple[Path, str, list[Path]]:
+    """Every argument and the output checked before a model is loaded: mistakes fail in a second, in one line."""
     out = Path(args.out)
     fmt = output_format(out, args.format)
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise UserError(f"--threshold {args.threshold}: must be between 0 and 1")
+    check_writable(out, fmt)
     files = find_report_files(args.inputs)
     if not files:
         raise UserError(f"no report files found in {' '.join(args.inputs)}")
-    previous = read_outputs(out, fmt) if args.resume else None
-    para_rows: list[dict] = []
-    summaries: list[dict] = []
-    done_hashes: set[str] = set()
-    if previous is not None:
-        old_paras, old_summary = previous
-        if len(old_summary):
-            ok = old_summary[old_summary["status"] == "ok"]
-            done_hashes = set(ok["report_hash"])
-            summaries = ok.to_dict("records")
-            if len(old_paras):
-                para_rows = old_paras[old_paras["report_hash"].isin(done_hashes)].to_dict("records")
-    if done_hashes:
-        print(f"resume: {len(done_hashes)} report(s) already in {out}", file=sys.stderr)
+    return out, fmt, files
 
+
+def _file_key(path: Path) -> tuple[str, bytes | None, str]:
+    """(content key, bytes, error): a report is known by the SHA-256 of its bytes, an unreadable file by its path."""
+    try:
+        raw = file_bytes(path)
+    except UserError as exc:
+        return f"unreadable:{path}", None, str(exc)
+    return hashlib.sha256(raw).hexdigest(), raw, ""
+
+
+def run_tagging(args) -> int:
+    out, fmt, files = _prepare(args)
     uri = resolve_model_uri(args.model, args.registered_name, args.tracking_uri)
     bundle = load_bundle(uri, args.int8, args.tracking_uri)
     taxonomy = bundle.taxonomy
     cut = bundle.thresholds if args.threshold is None else np.full(len(taxonomy), args.threshold)
     print(f"model: {uri}{' (int8)' if is_quantized(bundle.model) else ''}; {len(files)} file(s)", file=sys.stderr)
 
-    failures: list[tuple[str, str]] = []
+    store = open_store(out, fmt, paragraph_columns(taxonomy.ids), summary_columns(taxonomy.ids))
+    resumed = store.open(resume=args.resume)
+    if resumed.reports:
+        print(f"resume: {resumed.reports} report(s) already in {out}", file=sys.stderr)
+    failures: list[tuple[str, str]] = list(resumed.failures)
+    seen: set[str] = set(resumed.done)
     progress = Progress(len(files), enabled=not args.no_progress)
     pending: list[Report] = []
-    last_checkpoint = time.time()
+    chunk = Chunk()
 
-    def flush() -> None:
+    def score_pending() -> None:
         texts = [p.text for r in pending for p in r.paragraphs]
         scores = (
             bundle.model.predict_proba(texts, batch_size=args.batch_size) if texts else np.zeros((0, len(taxonomy)))
         )
         start = 0
         for report in pending:
-            part = scores[start : start + len(report.paragraphs)]
+            rows, summary = report_rows(report, scores[start : start + len(report.paragraphs)], cut, taxonomy)
             start += len(report.paragraphs)
-            rows = paragraph_rows(report, part, cut, taxonomy)
-            para_rows.extend(rows)
-            summaries.append(summary_row(str(report.path), report.sha256, rows, taxonomy))
-            done_hashes.add(report.sha256)
+            chunk.paragraphs.extend(rows)
+            chunk.summaries.append(summary)
+            chunk.reports.append({"key": report.sha256, "path": str(report.path), "status": "ok", "error": ""})
         progress.update(len(pending), len(texts))
         pending.clear()
 
-    def checkpoint() -> None:
-        columns = ["report_path", "report_hash", "paragraph_index", "paragraph_id", "text", "themes", "evidence",
-                   *[f"score_{t}" for t in taxonomy.ids]]  # fmt: skip
-        failed = [summary_row(path, "", [], taxonomy, error=reason) for path, reason in failures]
-        write_outputs(out, fmt, pd.DataFrame(para_rows, columns=columns), pd.DataFrame(summaries + failed))
+    def commit() -> None:
+        nonlocal chunk
+        store.commit(chunk)
+        chunk = Chunk()
 
     try:
-        for path, report, error in read_reports(files):
-            if error:
-                failures.append((str(path), error))
+        for path in files:
+            key, raw, error = _file_key(path)
+            if key in seen:  # finished by an earlier run, or the same content twice
                 progress.update(1, 0)
                 continue
-            if report.sha256 in done_hashes:
+            seen.add(key)
+            report = None
+            if not error:
+                try:
+                    report = read_report(path, raw)
+                except UserError as exc:
+                    error = str(exc)
+            if error:
+                failures.append((str(path), error))
+                chunk.summaries.append(summary_row(str(path), key, [], taxonomy, error=error))
+                chunk.reports.append({"key": key, "path": str(path), "status": "error", "error": error})
                 progress.update(1, 0)
                 continue
             pending.append(report)
             if sum(len(r.paragraphs) for r in pending) >= CHUNK_PARAGRAPHS:
-                flush()
-                if time.time() - last_checkpoint > CHECKPOINT_SECONDS:
-                    checkpoint()
-                    last_checkpoint = time.time()
-        flush()
+                score_pending()
+                if store.wants_commit(len(chunk.paragraphs)):
+                    commit()
+        score_pending()
+        commit()
     except KeyboardInterrupt:
         pending.clear()
-        checkpoint()
+        commit()
         progress.close()
-        print(f"interrupted: {len(summaries)} report(s) saved in {out}; run again with --resume", file=sys.stderr)
+        print(f"interrupted: {store.reports_written} report(s) saved in {out}; run again with --resume",
+              file=sys.stderr)  # fmt: skip
         return 130
-    checkpoint()
     progress.close()
-    n_paragraphs = sum(1 for _ in para_rows)
-    print(f"tagged {len(summaries)} report(s), {n_paragraphs} paragraph(s) -> {out}", file=sys.stderr)
+    store.close()
+    print(f"tagged {store.reports_written - len(failures)} report(s), {store.paragraphs_written} paragraph(s) "
+          f"-> {out}", file=sys.stderr)  # fmt: skip
     if failures:
         print(f"{len(failures)} report(s) could not be read:", file=sys.stderr)
         for _path, reason in failures:
