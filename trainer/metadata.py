@@ -66,7 +66,10 @@ def detect_place(text: str) -> dict[str, str]:
     (best, count), runner_up = counted[0], counted[1][1] if len(counted) > 1 else 0
     if count < 2 or count <= runner_up:
         return {}
-    return {k: best.get(k) or "" for k in ("province", "city", "county")}
+    place = {k: best.get(k) or "" for k in ("province", "city", "county")}
+    if "直辖" in place["city"]:  # 省直辖县级行政区划 and the like: a county under the province, no city between
+        place["city"] = ""
+    return place
 
 
 def detect_town(place: dict[str, str], titles: list[str]) -> str:
