@@ -11,27 +11,11 @@ import pytest
 from tests.conftest import ROOT
 from trainer.cli import main
 from trainer.config import load_config
-from trainer.labels import DEFAULT_EXAMPLES, DEFAULT_GOLD, load_examples, load_gold
-from trainer.models import build_model
 from trainer.outputs import read_tags
-from trainer.pyfunc import save_bundle
-from trainer.taxonomy import load_taxonomy
 
 AID = "全年受理法律援助案件608宗，接待来访来电群众咨询6706次，帮助受援人挽回经济损失约5536万元。"
 ENFORCE = "推进街道综合行政执法改革，开展全区行政执法人员轮训，组织执法案卷评查3次。"
 MEDIATE = "发挥人民调解“第一道防线”作用，开展矛盾纠纷排查1224场次，调解成功2943宗。"
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory) -> Path:
-    """A TF-IDF model saved as a tagging bundle (fast; the tagging logic is model-agnostic)."""
-    import numpy as np
-
-    taxonomy = load_taxonomy()
-    data = load_gold(DEFAULT_GOLD, taxonomy).concat(load_examples(DEFAULT_EXAMPLES, taxonomy))
-    config = load_config(ROOT / "configs" / "tfidf.yaml")
-    model = build_model(config.model, taxonomy, config.training).fit(data.texts, data.y)
-    return save_bundle(tmp_path_factory.mktemp("bundle") / "theme_model", model, taxonomy, np.full(len(taxonomy), 0.5))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The `trainer` command line: data checks, model pulls, training, promotion, tagging."""
+"""The `trainer` command line: data checks, model pulls, training, promotion, tagging, reports."""
 
 from __future__ import annotations
 
@@ -93,6 +93,15 @@ def _cmd_tag(args) -> int:
     return run_tagging(args)
 
 
+def _cmd_report(args) -> int:
+    from trainer.html_report import build_report
+
+    counts = build_report(Path(args.tags), Path(args.out))
+    print(f"{args.out}: {counts['reports']} report(s), {counts['places']} place(s), {counts['years']} year(s); "
+          "open it in a browser (works offline)")  # fmt: skip
+    return 0
+
+
 def _cmd_ui(args) -> int:
     import subprocess
 
@@ -169,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_tag)
+
+    p = sub.add_parser("report", help="one self-contained HTML page of charts and top paragraphs from tag outputs")
+    p.add_argument("tags", help="what trainer tag wrote (--out of tag: .jsonl, .csv, .xlsx or a .parquet folder)")
+    p.add_argument("--out", default="report.html", help="the HTML file to write")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("ui", help="start the MLflow UI on this project's run store")
     p.add_argument("--host", default="127.0.0.1")

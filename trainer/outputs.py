@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -383,31 +384,70 @@ def open_store(out: Path, fmt: str, paragraph_columns: list[str], summary_column
     return _TextStore(out, fmt, paragraph_columns, summary_columns)
 
 
+def _resolve(out: Path, fmt: str | None) -> tuple[Path, str]:
+    out = Path(out)
+    if not out.exists():
+        raise UserError(f"{out}: no such tag output; run trainer tag … --out {out} first")
+    return out, fmt or ("parquet" if out.is_dir() else output_format(out, None))
+
+
+@contextmanager
+def _reading(out: Path):
+    """One-line error for an output that cannot be read."""
+    try:
+        yield
+    except (ValueError, KeyError, OSError) as exc:
+        raise UserError(f"{out}: cannot read the tag output ({str(exc).splitlines()[0]})") from None
+
+
+def read_summary(out: Path, fmt: str | None = None) -> pd.DataFrame:
+    """The per-report summary rows of a finished output (small: one row per report)."""
+    out, fmt = _resolve(out, fmt)
+    with _reading(out):
+        if fmt == "parquet":
+            summary = _read_parquet(out / "summary")
+        elif fmt == "xlsx":
+            summary = pd.read_excel(out, sheet_name="summary", engine="openpyxl")
+        elif fmt == "jsonl":
+            summary = _read_jsonl(summary_path(out, fmt))
+        else:
+            summary = pd.read_csv(summary_path(out, fmt), encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    return _typed(unflat_frame(summary))
+
+
+def iter_paragraphs(out: Path, fmt: str | None = None, batch_rows: int = 20_000) -> Iterator[pd.DataFrame]:
+    """The paragraph rows of a finished output in frames of at most batch_rows rows (memory stays flat)."""
+    out, fmt = _resolve(out, fmt)
+    with _reading(out):
+        if fmt == "parquet":
+            for batch in _dataset(out / "paragraphs").to_batches(batch_size=batch_rows):
+                if batch.num_rows:
+                    yield _typed(unflat_frame(batch.to_pandas()))
+        elif fmt == "xlsx":
+            yield _typed(unflat_frame(pd.read_excel(out, sheet_name="paragraphs", engine="openpyxl")))
+        elif fmt == "jsonl":
+            rows: list[dict] = []
+            for row in _jsonl_rows(out):
+                rows.append(row)
+                if len(rows) == batch_rows:
+                    yield _typed(unflat_frame(pd.DataFrame(rows)))
+                    rows = []
+            if rows:
+                yield _typed(unflat_frame(pd.DataFrame(rows)))
+        else:
+            for frame in pd.read_csv(out, encoding="utf-8-sig", keep_default_na=False, na_values=[""],
+                                     chunksize=batch_rows):  # fmt: skip
+                yield _typed(unflat_frame(frame))
+
+
 def read_tags(out: Path, fmt: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read a finished output back as (paragraphs, summary) frames, lists and dicts restored.
+    """A finished output as (paragraphs, summary) frames, lists and dicts restored (for tests and small outputs).
 
     Reads any of this module's layouts, and the Parquet folders `trainer tag --spark` writes.
     """
-    out = Path(out)
-    fmt = fmt or ("parquet" if out.is_dir() else output_format(out, None))
-    if not out.exists():
-        raise UserError(f"{out}: no such tag output; run trainer tag … --out {out} first")
-    try:
-        if fmt == "parquet":
-            paragraphs = _read_parquet(out / "paragraphs")
-            summary = _read_parquet(out / "summary")
-        elif fmt == "xlsx":
-            sheets = pd.read_excel(out, sheet_name=None, engine="openpyxl")
-            paragraphs, summary = sheets["paragraphs"], sheets["summary"]
-        elif fmt == "jsonl":
-            paragraphs = _read_jsonl(out)
-            summary = _read_jsonl(summary_path(out, fmt))
-        else:
-            paragraphs = pd.read_csv(out, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
-            summary = pd.read_csv(summary_path(out, fmt), encoding="utf-8-sig", keep_default_na=False, na_values=[""])
-    except (ValueError, KeyError, OSError) as exc:
-        raise UserError(f"{out}: cannot read the tag output ({str(exc).splitlines()[0]})") from None
-    return _typed(unflat_frame(paragraphs)), _typed(unflat_frame(summary))
+    frames = list(iter_paragraphs(out, fmt))
+    paragraphs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return paragraphs, read_summary(out, fmt)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -431,7 +471,11 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return pd.DataFrame(list(_jsonl_rows(path))) if path.exists() and path.stat().st_size else pd.DataFrame()
 
 
-def _read_parquet(folder: Path) -> pd.DataFrame:
+def _dataset(folder: Path):
     import pyarrow.dataset as ds
 
-    return ds.dataset(folder, format="parquet", partitioning="hive").to_table().to_pandas()
+    return ds.dataset(folder, format="parquet", partitioning="hive")
+
+
+def _read_parquet(folder: Path) -> pd.DataFrame:
+    return _dataset(folder).to_table().to_pandas()
