@@ -213,3 +213,38 @@ def test_xlsx_past_the_sheet_limit_names_the_other_formats(inbox, bundle_dir, tm
     assert err.startswith("error: --out") and all(f in err for f in (".jsonl", ".csv", ".parquet"))
     assert not out.exists()
     assert len((tmp_path / "tags.xlsx.stream" / "tags.jsonl").read_text().splitlines()) == 11  # nothing lost
+
+
+def test_log_run_records_the_batch_and_links_it_to_the_model_version(tmp_path, store):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from trainer.lineage import input_digest
+    from trainer.training import train
+
+    config = load_config(ROOT / "configs" / "keywords.yaml", [f"tracking.tracking_uri={store}"])
+    result = train(config, echo=lambda s: None)
+    out = tmp_path / "tags.jsonl"
+    seeds = sorted((ROOT / "seeds").glob("*.txt"))[:2]
+    args = ["tag", *map(str, seeds), "--out", str(out), "--tracking-uri", store, "--no-progress", "--log-run"]
+    assert main(args) == 0
+    # From the model version to what it tagged:
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(
+        experiment_names=["theme-tagging-batches"],
+        filter_string=f"tags.model_name = 'theme-tagger' AND tags.model_version = '{result.model_version}'",
+        output_format="list",
+    )
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.tags["model_source_run_id"] == result.run_id
+    assert run.data.tags["model_uri"] == "models:/theme-tagger@candidate"
+    import hashlib
+
+    assert run.data.params["input_digest"] == input_digest([hashlib.sha256(p.read_bytes()).hexdigest() for p in seeds])
+    rows = out.read_text().splitlines()
+    assert run.data.metrics["paragraphs"] == len(rows) and run.data.metrics["reports"] == 2
+    artifacts = {a.path for a in MlflowClient(store).list_artifacts(run.info.run_id, "tags")}
+    assert {"tags/summary.json", "tags/places_x_themes.png", "tags/report.html"} <= artifacts
+    table = mlflow.load_table("tags/summary.json", run_ids=[run.info.run_id])
+    assert sorted(table["county"]) == ["光明区", "宝安区"]

@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8-quantized BERT inference (about 3.5x faster on CPU); default: as the model was logged "
                    "(tracking.log_int8)")  # fmt: skip
     p.add_argument("--tracking-uri")
+    p.add_argument("--log-run", action="store_true",
+                   help="record the batch in MLflow (experiment theme-tagging-batches): model version, input digest "
+                   "and counts, the summary table, the heatmap and the HTML report")  # fmt: skip
+    p.add_argument("--spark", nargs="?", const="local[*]", metavar="MASTER",
+                   help="read and score on Spark (local[*] when no master is given; yarn, k8s://…, spark://…); "
+                   "writes a Parquet folder")  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_tag)
 

@@ -67,7 +67,7 @@ def share_table(reports: pd.DataFrame, by: list[str], theme_ids: list[str]) -> p
     """Share of text per theme for each group: theme characters over all characters of the group's reports."""
     grouped = reports.groupby(by, dropna=False)[["chars", *[f"chars_{t}" for t in theme_ids]]].sum()
     grouped = grouped[grouped["chars"] > 0].sort_values("chars", ascending=False)
-    shares = grouped[[f"chars_{t}" for t in theme_ids]].div(grouped["chars"], axis=0)
+    shares = grouped[[f"chars_{t}" for t in theme_ids]].astype(float).div(grouped["chars"].astype(float), axis=0)
     shares.columns = theme_ids
     return shares
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.errors import UserError
+from trainer.lineage import BATCH_EXPERIMENT
 from trainer.metadata import describe_report
 from trainer.outputs import Chunk, check_writable, open_store, output_format
 from trainer.pyfunc import Bundle, is_quantized
@@ -176,6 +177,19 @@ def _file_key(path: Path) -> tuple[str, bytes | None, str]:
     return hashlib.sha256(raw).hexdigest(), raw, ""
 
 
+def _log_run(args, out: Path, fmt: str, uri: str, keys: list[str], reports: int, paragraphs: int, failed: int,
+             seconds: float) -> None:  # fmt: skip
+    from trainer.lineage import log_tag_run
+
+    params = {"inputs": " ".join(args.inputs)[:500], "out": str(out), "format": fmt, "threshold": args.threshold,
+              "int8": args.int8, "batch_size": args.batch_size, "spark": getattr(args, "spark", None)}  # fmt: skip
+    counts = {"reports": reports - failed, "failed_reports": failed, "paragraphs": paragraphs,
+              "seconds": round(seconds, 1), "paragraphs_per_second": round(paragraphs / max(seconds, 1e-6), 1)}  # fmt: skip
+    run_id = log_tag_run(out=out, fmt=fmt, model_uri=uri, tracking_uri=args.tracking_uri, params=params, keys=keys,
+                         counts=counts)  # fmt: skip
+    print(f"logged run {run_id} (experiment {BATCH_EXPERIMENT})", file=sys.stderr)
+
+
 def run_tagging(args) -> int:
     out, fmt, files = _prepare(args)
     uri = resolve_model_uri(args.model, args.registered_name, args.tracking_uri)
@@ -190,6 +204,8 @@ def run_tagging(args) -> int:
         print(f"resume: {resumed.reports} report(s) already in {out}", file=sys.stderr)
     failures: list[tuple[str, str]] = list(resumed.failures)
     seen: set[str] = set(resumed.done)
+    keys: list[str] = []  # every input file's content key, for the run's input digest
+    started = time.time()
     progress = Progress(len(files), enabled=not args.no_progress)
     pending: list[Report] = []
     chunk = Chunk()
@@ -217,6 +233,7 @@ def run_tagging(args) -> int:
     try:
         for path in files:
             key, raw, error = _file_key(path)
+            keys.append(key)
             if key in seen:  # finished by an earlier run, or the same content twice
                 progress.update(1, 0)
                 continue
@@ -251,6 +268,9 @@ def run_tagging(args) -> int:
     store.close()
     print(f"tagged {store.reports_written - len(failures)} report(s), {store.paragraphs_written} paragraph(s) "
           f"-> {out}", file=sys.stderr)  # fmt: skip
+    if args.log_run:
+        _log_run(args, out, fmt, uri, keys, store.reports_written, store.paragraphs_written, len(failures),
+                 time.time() - started)  # fmt: skip
     if failures:
         print(f"{len(failures)} report(s) could not be read:", file=sys.stderr)
         for _path, reason in failures:
