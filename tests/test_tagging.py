@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -248,3 +249,37 @@ def test_log_run_records_the_batch_and_links_it_to_the_model_version(tmp_path, s
     assert {"tags/summary.json", "tags/places_x_themes.png", "tags/report.html"} <= artifacts
     table = mlflow.load_table("tags/summary.json", run_ids=[run.info.run_id])
     assert sorted(table["county"]) == ["光明区", "宝安区"]
+
+
+@pytest.mark.slow
+def test_spark_local_gives_the_same_rows_as_one_machine(inbox, tmp_path, store, capsys):
+    import shutil
+
+    if os.environ.get("CI") != "true" and shutil.which("java") is None:
+        pytest.skip("Spark needs Java (apt-get install openjdk-17-jre-headless)")
+    from trainer.training import train
+
+    config = load_config(ROOT / "configs" / "keywords.yaml", [f"tracking.tracking_uri={store}"])
+    train(config, echo=lambda s: None)
+    common = ["--tracking-uri", store, "--no-progress"]
+    one = tmp_path / "one.parquet"
+    assert main(["tag", str(inbox), "--out", str(one), *common]) == 1
+    spark = tmp_path / "spark.parquet"
+    capsys.readouterr()
+    assert main(["tag", str(inbox), "--out", str(spark), "--spark", "local[2]", *common]) == 1  # the binary file
+    err = capsys.readouterr().err
+    assert "f_binary.txt" in err and "tagged 5 report(s), 11 paragraph(s)" in err, err
+    _same_rows(one, spark)
+    (_, s1), (_, s2) = read_tags(one), read_tags(spark)
+    for column in ("error", "province", "county", "year", "kind", "top_mediation", "paragraphs_enforcement"):
+        assert sorted(map(str, s1[column])) == sorted(map(str, s2[column])), column
+    assert (spark / "paragraphs" / "_SUCCESS").exists()
+    assert not list(tmp_path.glob(".spark.parquet*"))
+
+
+def test_spark_arguments_are_checked_before_anything_starts(inbox, bundle_dir, tmp_path, capsys):
+    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "t.jsonl"), "--spark"]) == 2
+    assert main(["tag", str(inbox), "--out", str(tmp_path / "t.parquet"), "--spark", "--resume"]) == 2
+    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "t.parquet"), "--spark"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "Parquet" in err[0] and "--resume" in err[1] and "MLflow model" in err[2]

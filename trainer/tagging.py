@@ -161,6 +161,13 @@ def _prepare(args) -> tuple[Path, str, list[Path]]:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise UserError(f"--threshold {args.threshold}: must be between 0 and 1")
+    if args.spark:
+        from trainer.spark_tagging import check_spark_args
+
+        check_spark_args(args, fmt)
+        if args.model and (Path(args.model) / "thresholds.json").exists():
+            raise UserError(f"--model {args.model}: --spark needs an MLflow model (models:/…, runs:/… or a logged "
+                            "model folder with an MLmodel file), not a bare bundle folder")  # fmt: skip
     check_writable(out, fmt)
     files = find_report_files(args.inputs)
     if not files:
@@ -190,6 +197,30 @@ def _log_run(args, out: Path, fmt: str, uri: str, keys: list[str], reports: int,
     print(f"logged run {run_id} (experiment {BATCH_EXPERIMENT})", file=sys.stderr)
 
 
+def _report_failures(failures: list[tuple[str, str]]) -> int:
+    if failures:
+        print(f"{len(failures)} report(s) could not be read:", file=sys.stderr)
+        for _path, reason in failures:
+            print(f"  {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_on_spark(args, out: Path, files: list[Path], uri: str, bundle: Bundle, cut: np.ndarray) -> int:
+    from trainer.spark_tagging import tag_on_spark
+
+    started = time.time()
+    print(f"spark: {args.spark}", file=sys.stderr)
+    result = tag_on_spark(args, out, files, uri, bundle, cut)
+    failures = result["failures"]
+    print(f"tagged {result['reports'] - len(failures)} report(s), {result['paragraphs']} paragraph(s) -> {out}",
+          file=sys.stderr)  # fmt: skip
+    if args.log_run:
+        _log_run(args, out, "parquet", uri, result["keys"], result["reports"], result["paragraphs"], len(failures),
+                 time.time() - started)  # fmt: skip
+    return _report_failures(failures)
+
+
 def run_tagging(args) -> int:
     out, fmt, files = _prepare(args)
     uri = resolve_model_uri(args.model, args.registered_name, args.tracking_uri)
@@ -197,6 +228,8 @@ def run_tagging(args) -> int:
     taxonomy = bundle.taxonomy
     cut = bundle.thresholds if args.threshold is None else np.full(len(taxonomy), args.threshold)
     print(f"model: {uri}{' (int8)' if is_quantized(bundle.model) else ''}; {len(files)} file(s)", file=sys.stderr)
+    if args.spark:
+        return _run_on_spark(args, out, files, uri, bundle, cut)
 
     store = open_store(out, fmt, paragraph_columns(taxonomy.ids), summary_columns(taxonomy.ids))
     resumed = store.open(resume=args.resume)
@@ -271,9 +304,4 @@ def run_tagging(args) -> int:
     if args.log_run:
         _log_run(args, out, fmt, uri, keys, store.reports_written, store.paragraphs_written, len(failures),
                  time.time() - started)  # fmt: skip
-    if failures:
-        print(f"{len(failures)} report(s) could not be read:", file=sys.stderr)
-        for _path, reason in failures:
-            print(f"  {reason}", file=sys.stderr)
-        return 1
-    return 0
+    return _report_failures(failures)
