@@ -1,9 +1,10 @@
 """Report metadata for the summaries: place, year covered and kind of document.
 
-Places come from JioNLP's gazetteer of Chinese administrative divisions (Apache-2.0, shipped inside the
-PyPI package, no network): its location recogniser finds the province / city / county named most often in a
-report's opening text, and a township named in the title is kept only when the gazetteer knows it under that
-county. Year and kind come from the title, the opening paragraphs and the file name. Whatever is not stated
+Places come from JioNLP's gazetteer of Chinese administrative divisions (Apache-2.0, its table ships inside
+the PyPI package, no network): the county (else city, else province) named most often in a report's opening
+text, by the gazetteer's names, with the gazetteer's province and city above it; a township named in the title
+is kept only when the gazetteer lists it under that county (or under one county of that city). JioNLP's
+statistical location recogniser is not used: it costs 700 MB and 15 s to load. Year and kind come from the title, the opening paragraphs and the file name. Whatever is not stated
 stays empty: nothing is guessed from weak hints.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,35 +59,123 @@ def _titles(path: Path, paragraphs: list[str]) -> list[str]:
     return heads + [path.stem]
 
 
-def detect_place(text: str) -> dict[str, str]:
-    """Province, city and county named most often in the text; empty when no place clearly leads."""
-    found = _quiet(_jionlp().recognize_location, text[:PLACE_CHARS]) if text.strip() else {}
-    counted = [(loc, n) for loc, n in (found or {}).get("domestic") or [] if loc.get("county") not in _GENERIC_COUNTIES]
-    if not counted:
-        return {}
-    counted.sort(key=lambda item: -item[1])
-    (best, count), runner_up = counted[0], counted[1][1] if len(counted) > 1 else 0
-    if count < 2 or count <= runner_up:
-        return {}
-    place = {k: best.get(k) or "" for k in ("province", "city", "county")}
-    if "直辖" in place["city"]:  # 省直辖县级行政区划 and the like: a county under the province, no city between
-        place["city"] = ""
-    return place
+@dataclass(frozen=True)
+class Division:
+    province: str
+    city: str  # '' for a county directly under its province
+    county: str
 
 
-def detect_town(place: dict[str, str], titles: list[str]) -> str:
-    """A township or street named in a title, when the gazetteer lists it under the report's county."""
-    if not place.get("county"):
+@lru_cache(maxsize=1)
+def _gazetteer() -> tuple[dict[str, list[Division]], dict[str, list[Division]], dict[str, str], int]:
+    """Name -> divisions, from JioNLP's table of administrative divisions.
+
+    Counties by full name (宝安区; short forms like 宝安 or 光明 are ordinary words too often), cities and
+    provinces by full name or short form (深圳, 广东).
+    """
+    counties: dict[str, list[Division]] = defaultdict(list)
+    cities: dict[str, list[Division]] = defaultdict(list)
+    provinces: dict[str, str] = {}
+    for province, province_info in _jionlp().china_location_loader().items():
+        for alias in _names(province_info):
+            provinces[alias] = province
+        for city, city_info in province_info.items():
+            if city.startswith("_"):
+                continue
+            city_name = "" if "直辖" in city else city
+            if city_name:
+                for alias in _names(city_info):
+                    cities[alias].append(Division(province, city_name, ""))
+            for county in city_info:
+                if not county.startswith("_") and county not in _GENERIC_COUNTIES:
+                    counties[county].append(Division(province, city_name, county))
+    longest = max(len(n) for n in [*counties, *cities, *provinces])
+    return dict(counties), dict(cities), provinces, longest
+
+
+def _names(info: dict) -> list[str]:
+    alias = info.get("_alias") or []
+    return [n for n in [info["_full_name"], *([alias] if isinstance(alias, str) else alias)] if len(n) >= 2]
+
+
+def _mentions(text: str) -> tuple[Counter, Counter, Counter]:
+    """Counts of county, city and province names in the text (longest name at each position)."""
+    counties, cities, provinces, longest = _gazetteer()
+    found: tuple[Counter, Counter, Counter] = (Counter(), Counter(), Counter())
+    i = 0
+    while i < len(text):
+        for size in range(min(longest, len(text) - i), 1, -1):
+            name = text[i : i + size]
+            for table, counter in zip((counties, cities, provinces), found):
+                if name in table:
+                    counter[name] += 1
+                    break
+            else:
+                continue
+            i += size
+            break
+        else:
+            i += 1
+    return found
+
+
+def _leader(counter: Counter) -> str:
+    """The name mentioned at least twice and more often than any other; '' when none leads."""
+    ranked = counter.most_common(2)
+    if not ranked or ranked[0][1] < 2 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
         return ""
-    prefix = place["province"] + place["city"] + place["county"]
+    return ranked[0][0]
+
+
+def detect_place(text: str) -> dict[str, str]:
+    """Province, city and county named most often in the text's opening; empty when no place clearly leads."""
+    counties, cities, provinces, _ = _gazetteer()
+    county_counts, city_counts, province_counts = _mentions(text[:PLACE_CHARS])
+    named_cities = Counter()
+    for name, n in city_counts.items():
+        for division in cities[name]:
+            named_cities[(division.province, division.city)] += n
+    named_provinces = Counter()
+    for name, n in province_counts.items():
+        named_provinces[provinces[name]] += n
+    county = _leader(county_counts)
+    if county:
+        candidates = counties[county]
+        if len(candidates) > 1:  # 朝阳区, 鼓楼区…: the one whose city or province the text names
+            support = [(named_cities[(d.province, d.city)], named_provinces[d.province]) for d in candidates]
+            best = max(support)
+            candidates = [d for d, s in zip(candidates, support) if s == best] if best > (0, 0) else []
+        if len(candidates) == 1:
+            d = candidates[0]
+            return {"province": d.province, "city": d.city, "county": d.county}
+    city = _leader(named_cities)
+    if city:
+        return {"province": city[0], "city": city[1], "county": ""}
+    province = _leader(named_provinces)
+    return {"province": province, "city": "", "county": ""} if province else {}
+
+
+def detect_town(place: dict[str, str], titles: list[str]) -> tuple[str, str]:
+    """(county, town) for a township or street named in a title, when the gazetteer lists it under the report's
+    county, or under one county of the report's city (which then gives the county)."""
+    if not place.get("city") and not place.get("county"):
+        return place.get("county", ""), ""
+    counties = [place["county"]] if place.get("county") else _counties_of(place["province"], place["city"])
     for title in titles:
         for name, suffix in _TOWN_PATTERN.findall(title):
             # Shenzhen and others call a street's office 办事处; the gazetteer names the street (街道).
             for candidate in dict.fromkeys([name + suffix, name + "街道", name + "镇", name + "乡"]):
-                parsed = _quiet(_jionlp().parse_location, prefix + candidate, town_village=True)
-                if parsed.get("town") and parsed.get("county") == place["county"]:
-                    return parsed["town"]
-    return ""
+                for county in counties:
+                    parsed = _quiet(_jionlp().parse_location, place["province"] + place["city"] + county + candidate,
+                                    town_village=True)  # fmt: skip
+                    if parsed.get("town") and parsed.get("county") == county:
+                        return county, parsed["town"]
+    return place.get("county", ""), ""
+
+
+def _counties_of(province: str, city: str) -> list[str]:
+    info = _jionlp().china_location_loader().get(province, {}).get(city, {})
+    return [c for c in info if not c.startswith("_")]
 
 
 def detect_year(path: Path, paragraphs: list[str]) -> int | None:
@@ -110,13 +201,13 @@ def detect_kind(path: Path, paragraphs: list[str]) -> str:
 def describe_report(path: str | Path, paragraphs: list[str]) -> dict:
     """Summary columns province, city, county, town, year, kind for one report ('' / None when unknown)."""
     path = Path(path)
-    text = "\n".join(paragraphs)
-    place = detect_place(text)
+    place = detect_place("\n".join(paragraphs))
+    county, town = detect_town(place, _titles(path, paragraphs)) if place else ("", "")
     return {
         "province": place.get("province", ""),
         "city": place.get("city", ""),
-        "county": place.get("county", ""),
-        "town": detect_town(place, _titles(path, paragraphs)),
+        "county": county,
+        "town": town,
         "year": detect_year(path, paragraphs),
         "kind": detect_kind(path, paragraphs),
     }
