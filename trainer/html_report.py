@@ -87,7 +87,7 @@ def _figures(reports: pd.DataFrame, theme_ids: list[str], names: list[str]):
     dated = reports[reports["year"].notna()]
     by_year = share_table(dated, ["year"], theme_ids).sort_index() if len(dated) else pd.DataFrame(columns=theme_ids)
     years = [int(y) for y in by_year.index]
-    lines = go.Figure(layout=dict(layout, height=460,
+    lines = go.Figure(layout=dict(layout, height=460, margin=dict(l=10, r=10, t=30, b=10),
                                   xaxis=dict(tickmode="array", tickvals=years, title="年份"),
                                   yaxis=dict(tickformat=".0%", title="文本占比")))  # fmt: skip
     for theme, name in zip(theme_ids, names):
