@@ -135,7 +135,9 @@ def main() -> None:
     def half_committed() -> bool:
         if not ledger.exists():
             return False
-        reports = sum(len(json.loads(line)["reports"]) for line in ledger.read_text().splitlines() if line.endswith("}"))
+        reports = sum(
+            len(json.loads(line)["reports"]) for line in ledger.read_text().splitlines() if line.endswith("}")
+        )
         return reports >= args.reports // 2
 
     results["killed"] = run([*tag, "--out", str(killed)], kill_when=half_committed)
