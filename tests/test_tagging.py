@@ -283,3 +283,40 @@ def test_spark_arguments_are_checked_before_anything_starts(inbox, bundle_dir, t
     assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "t.parquet"), "--spark"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and "Parquet" in err[0] and "--resume" in err[1] and "MLflow model" in err[2]
+
+
+@pytest.mark.slow
+def test_a_real_kill_9_mid_run_then_resume_gives_exact_rows(bundle_dir, tmp_path):
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from trainer.reader import read_report
+
+    pool = [p.text for seed in sorted((ROOT / "seeds").glob("*.txt")) for p in read_report(seed).paragraphs]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    rng = random.Random(0)
+    for i in range(150):
+        (inbox / f"r{i:03d}.txt").write_text("\n\n".join(rng.sample(pool, 20)), encoding="utf-8")
+    out, ledger = tmp_path / "tags.jsonl", tmp_path / "tags.ledger.jsonl"
+    command = [sys.executable, "-m", "trainer.cli", "tag", str(inbox), "--model", str(bundle_dir), "--out", str(out),
+               "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while process.poll() is None and time.time() < deadline:
+        if ledger.exists() and ledger.read_text().count("\n") >= 2:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    assert process.wait(timeout=60) == -signal.SIGKILL  # killed mid-run, not finished
+    committed = sum(len(json.loads(line)["reports"]) for line in ledger.read_text().splitlines() if line.endswith("}"))
+    assert 0 < committed < 150
+    assert subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, timeout=300).returncode == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    keys = [(r["report_path"], r["paragraph_index"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 150 * 20
+    summary = out.with_name("tags.summary.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(summary) == 150
