@@ -67,6 +67,12 @@ class Division:
 
 
 @lru_cache(maxsize=1)
+def _divisions() -> dict:
+    """JioNLP's division table down to streets and townships (loaded once: 2 s)."""
+    return _quiet(_jionlp().china_location_loader, detail=True)
+
+
+@lru_cache(maxsize=1)
 def _gazetteer() -> tuple[dict[str, list[Division]], dict[str, list[Division]], dict[str, str], int]:
     """Name -> divisions, from JioNLP's table of administrative divisions.
 
@@ -76,7 +82,7 @@ def _gazetteer() -> tuple[dict[str, list[Division]], dict[str, list[Division]], 
     counties: dict[str, list[Division]] = defaultdict(list)
     cities: dict[str, list[Division]] = defaultdict(list)
     provinces: dict[str, str] = {}
-    for province, province_info in _jionlp().china_location_loader().items():
+    for province, province_info in _divisions().items():
         for alias in _names(province_info):
             provinces[alias] = province
         for city, city_info in province_info.items():
@@ -98,22 +104,28 @@ def _names(info: dict) -> list[str]:
     return [n for n in [info["_full_name"], *([alias] if isinstance(alias, str) else alias)] if len(n) >= 2]
 
 
+@lru_cache(maxsize=1)
+def _name_index() -> tuple[dict[str, int], tuple[int, ...]]:
+    """Every name -> which table it is in (0 county, 1 city, 2 province; a county wins a tie), and the name lengths."""
+    counties, cities, provinces, _ = _gazetteer()
+    index: dict[str, int] = {}
+    for table, names in ((2, provinces), (1, cities), (0, counties)):
+        index.update(dict.fromkeys(names, table))
+    return index, tuple(sorted({len(n) for n in index}, reverse=True))
+
+
 def _mentions(text: str) -> tuple[Counter, Counter, Counter]:
-    """Counts of county, city and province names in the text (longest name at each position)."""
-    counties, cities, provinces, longest = _gazetteer()
+    """Counts of county, city and province names in the text (the longest name at each position)."""
+    index, sizes = _name_index()
     found: tuple[Counter, Counter, Counter] = (Counter(), Counter(), Counter())
     i = 0
     while i < len(text):
-        for size in range(min(longest, len(text) - i), 1, -1):
-            name = text[i : i + size]
-            for table, counter in zip((counties, cities, provinces), found):
-                if name in table:
-                    counter[name] += 1
-                    break
-            else:
-                continue
-            i += size
-            break
+        for size in sizes:
+            table = index.get(text[i : i + size])
+            if table is not None:
+                found[table][text[i : i + size]] += 1
+                i += size
+                break
         else:
             i += 1
     return found
@@ -160,22 +172,25 @@ def detect_town(place: dict[str, str], titles: list[str]) -> tuple[str, str]:
     county, or under one county of the report's city (which then gives the county)."""
     if not place.get("city") and not place.get("county"):
         return place.get("county", ""), ""
-    counties = [place["county"]] if place.get("county") else _counties_of(place["province"], place["city"])
+    city = _divisions().get(place["province"], {}).get(place["city"] or _direct(place), {})
+    counties = [place["county"]] if place.get("county") else [c for c in city if not c.startswith("_")]
     for title in titles:
-        for name, suffix in _TOWN_PATTERN.findall(title):
-            # Shenzhen and others call a street's office 办事处; the gazetteer names the street (街道).
-            for candidate in dict.fromkeys([name + suffix, name + "街道", name + "镇", name + "乡"]):
+        for found, suffix in _TOWN_PATTERN.findall(title):
+            # The match may start inside a longer name (大鹏新区葵涌办事处): try its tails, longest first. Shenzhen
+            # and others call a street's office 办事处; the gazetteer names the street (街道).
+            names = [found[k:] for k in range(len(found) - 1)]
+            candidates = [n + s for n in names for s in dict.fromkeys([suffix, "街道", "镇", "乡"])]
+            for candidate in dict.fromkeys(candidates):
                 for county in counties:
-                    parsed = _quiet(_jionlp().parse_location, place["province"] + place["city"] + county + candidate,
-                                    town_village=True)  # fmt: skip
-                    if parsed.get("town") and parsed.get("county") == county:
-                        return county, parsed["town"]
+                    if candidate in city.get(county, {}):
+                        return county, candidate
     return place.get("county", ""), ""
 
 
-def _counties_of(province: str, city: str) -> list[str]:
-    info = _jionlp().china_location_loader().get(province, {}).get(city, {})
-    return [c for c in info if not c.startswith("_")]
+def _direct(place: dict[str, str]) -> str:
+    """The table's pseudo-city that holds a province's directly administered counties."""
+    province = _divisions().get(place["province"], {})
+    return next((c for c in province if "直辖" in c and place.get("county") in province[c]), "")
 
 
 def detect_year(path: Path, paragraphs: list[str]) -> int | None:
