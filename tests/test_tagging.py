@@ -320,3 +320,26 @@ def test_a_real_kill_9_mid_run_then_resume_gives_exact_rows(bundle_dir, tmp_path
     assert len(keys) == len(set(keys)) == 150 * 20
     summary = out.with_name("tags.summary.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(summary) == 150
+
+
+def test_ctrl_c_keeps_the_finished_reports_and_resume_completes(inbox, bundle_dir, tmp_path, monkeypatch):
+    import trainer.tagging
+
+    full = tmp_path / "full.jsonl"
+    _tag(inbox, full, bundle_dir)
+    monkeypatch.setattr(trainer.tagging, "CHUNK_PARAGRAPHS", 2)
+    real, calls = trainer.tagging.report_rows, []
+
+    def interrupted_on_the_third(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(trainer.tagging, "report_rows", interrupted_on_the_third)
+    out = tmp_path / "tags.jsonl"
+    assert _tag(inbox, out, bundle_dir) == 130
+    assert 0 < len(out.with_name("tags.summary.jsonl").read_text().splitlines()) < 6
+    monkeypatch.setattr(trainer.tagging, "report_rows", real)
+    assert _tag(inbox, out, bundle_dir, "--resume") == 1
+    _same_rows(full, out)

@@ -292,6 +292,10 @@ def run_tagging(args) -> int:
         commit()
     except KeyboardInterrupt:
         pending.clear()
+        # Ctrl-C may land between a report's rows and its ledger entry: commit only whole reports.
+        listed = {r["key"] for r in chunk.reports}
+        chunk.paragraphs = [r for r in chunk.paragraphs if r["report_hash"] in listed]
+        chunk.summaries = [r for r in chunk.summaries if r["report_hash"] in listed]
         commit()
         progress.close()
         print(f"interrupted: {store.reports_written} report(s) saved in {out}; run again with --resume",
