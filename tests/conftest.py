@@ -55,6 +55,24 @@ def tiny_bert(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory) -> Path:
+    """A TF-IDF model saved as a tagging bundle (fast; the tagging logic is model-agnostic)."""
+    import numpy as np
+
+    from trainer.config import load_config
+    from trainer.labels import DEFAULT_EXAMPLES, DEFAULT_GOLD, load_examples, load_gold
+    from trainer.models import build_model
+    from trainer.pyfunc import save_bundle
+    from trainer.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    data = load_gold(DEFAULT_GOLD, taxonomy).concat(load_examples(DEFAULT_EXAMPLES, taxonomy))
+    config = load_config(ROOT / "configs" / "tfidf.yaml")
+    model = build_model(config.model, taxonomy, config.training).fit(data.texts, data.y)
+    return save_bundle(tmp_path_factory.mktemp("bundle") / "theme_model", model, taxonomy, np.full(len(taxonomy), 0.5))
+
+
 @pytest.fixture
 def store(tmp_path) -> str:
     """A fresh embedded MLflow store for one test."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,26 +12,11 @@ import pytest
 from tests.conftest import ROOT
 from trainer.cli import main
 from trainer.config import load_config
-from trainer.labels import DEFAULT_EXAMPLES, DEFAULT_GOLD, load_examples, load_gold
-from trainer.models import build_model
-from trainer.pyfunc import save_bundle
-from trainer.taxonomy import load_taxonomy
+from trainer.outputs import read_tags
 
 AID = "全年受理法律援助案件608宗，接待来访来电群众咨询6706次，帮助受援人挽回经济损失约5536万元。"
 ENFORCE = "推进街道综合行政执法改革，开展全区行政执法人员轮训，组织执法案卷评查3次。"
 MEDIATE = "发挥人民调解“第一道防线”作用，开展矛盾纠纷排查1224场次，调解成功2943宗。"
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory) -> Path:
-    """A TF-IDF model saved as a tagging bundle (fast; the tagging logic is model-agnostic)."""
-    import numpy as np
-
-    taxonomy = load_taxonomy()
-    data = load_gold(DEFAULT_GOLD, taxonomy).concat(load_examples(DEFAULT_EXAMPLES, taxonomy))
-    config = load_config(ROOT / "configs" / "tfidf.yaml")
-    model = build_model(config.model, taxonomy, config.training).fit(data.texts, data.y)
-    return save_bundle(tmp_path_factory.mktemp("bundle") / "theme_model", model, taxonomy, np.full(len(taxonomy), 0.5))
 
 
 @pytest.fixture
@@ -149,11 +135,19 @@ def test_csv_output_and_threshold_override(inbox, bundle_dir, tmp_path):
 
 def test_bad_arguments_are_one_line_errors(inbox, bundle_dir, tmp_path, capsys):
     assert main(["tag", str(tmp_path / "missing"), "--model", str(bundle_dir), "--out", str(tmp_path / "x.jsonl")]) == 2
-    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "x.parquet")]) == 2
+    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "x.tsv")]) == 2
     assert main(["tag", str(inbox), "--model", str(tmp_path / "nomodel"), "--out", str(tmp_path / "x.jsonl")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_an_unwritable_output_fails_in_one_line_before_the_model_loads(inbox, tmp_path, capsys):
+    # The model does not exist either: the output is checked first, so the error is about --out.
+    for out in ("/proc/nope/t.jsonl", "/proc/nope/t.parquet", str(inbox / "a_utf8.txt" / "t.csv")):
+        assert main(["tag", str(inbox), "--model", str(tmp_path / "nomodel"), "--out", out]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --out {out}: ") and "model" not in err[0]
 
 
 def test_tagging_a_seed_with_the_registered_champion(tiny_bert, tmp_path, store, capsys):
@@ -172,3 +166,210 @@ def test_tagging_a_seed_with_the_registered_champion(tiny_bert, tmp_path, store,
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 17
     assert any("mediation" in r["themes"] for r in rows)
+
+
+def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return frame.sort_values(key).reset_index(drop=True)
+
+
+def _same_rows(first: Path, second: Path) -> None:
+    """Two outputs hold the same paragraph and summary rows, whatever their formats."""
+    (pa, sa), (pb, sb) = read_tags(first), read_tags(second)
+    key = ["report_path", "paragraph_index"]
+    assert not pb.duplicated(key).any() and not sb.duplicated(["report_path"]).any()
+    a, b = _sorted(pa, key), _sorted(pb, key)
+    assert list(a.columns) == list(b.columns)
+    assert a[["report_path", "paragraph_index", "text"]].equals(b[["report_path", "paragraph_index", "text"]])
+    assert list(a["themes"]) == list(b["themes"]) and list(a["evidence"]) == list(b["evidence"])
+    scores = [c for c in a.columns if c.startswith("score_")]
+    assert (a[scores].to_numpy() == b[scores].to_numpy()).all()
+    sa, sb = _sorted(sa, ["report_path"]), _sorted(sb, ["report_path"])
+    for column in ("status", "paragraphs", "chars", "share_legal_aid", "top_legal_aid", "kind", "county"):
+        assert [str(v) for v in sa[column]] == [str(v) for v in sb[column]], column
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_every_format_holds_the_same_rows_as_jsonl(inbox, bundle_dir, tmp_path, fmt):
+    _tag(inbox, tmp_path / "tags.jsonl", bundle_dir)
+    _tag(inbox, tmp_path / f"tags.{fmt}", bundle_dir)
+    _same_rows(tmp_path / "tags.jsonl", tmp_path / f"tags.{fmt}")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_resume_cuts_a_torn_tail_and_an_unrecorded_chunk(inbox, bundle_dir, tmp_path, monkeypatch, fmt):
+    """A kill -9 between writing a chunk and recording it, mid-line: resuming loses and repeats nothing."""
+    import trainer.outputs
+    import trainer.tagging
+
+    monkeypatch.setattr(trainer.tagging, "CHUNK_PARAGRAPHS", 2)  # one commit every report or two
+    monkeypatch.setattr(trainer.outputs, "PARQUET_PART_ROWS", 1)
+    full = tmp_path / f"full.{fmt}"
+    _tag(inbox, full, bundle_dir)
+    crashed = tmp_path / f"crashed.{fmt}"
+    _tag(inbox, crashed, bundle_dir)
+    ledger = crashed / "_ledger.jsonl" if fmt == "parquet" else crashed.with_name("crashed.ledger.jsonl")
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert len(lines) >= 3
+    # The last two chunks were written but never recorded, and the kill tore the ledger's and the data's last line.
+    ledger.write_text("".join(lines[:-2]) + lines[-2][: len(lines[-2]) // 2], encoding="utf-8")
+    if fmt == "parquet":
+        (crashed / "paragraphs" / "part-00099.parquet").write_bytes(b"PAR1 torn")
+    else:
+        for data in (crashed, crashed.with_name(f"crashed.summary.{fmt}")):
+            with data.open("a", encoding="utf-8") as handle:
+                handle.write('{"report_path": "torn')
+    assert _tag(inbox, crashed, bundle_dir, "--resume") == 1
+    _same_rows(full, crashed)
+    assert _tag(inbox, crashed, bundle_dir, "--resume") == 1  # again: nothing added
+    _same_rows(full, crashed)
+
+
+def test_resume_reads_only_the_ledger(inbox, bundle_dir, tmp_path, capsys):
+    out = tmp_path / "tags.jsonl"
+    _tag(inbox, out, bundle_dir)
+    out.write_text("not json at all\n")  # resume never parses the rows it keeps
+    out.with_name("tags.summary.jsonl").write_text("x" * 10_000 + "\n")
+    capsys.readouterr()
+    assert _tag(inbox, out, bundle_dir, "--resume") == 2
+    assert "shorter than its ledger" in capsys.readouterr().err  # but notices files changed under it
+
+
+def test_xlsx_past_the_sheet_limit_names_the_other_formats(inbox, bundle_dir, tmp_path, monkeypatch, capsys):
+    import trainer.outputs
+
+    monkeypatch.setattr(trainer.outputs, "EXCEL_MAX_ROWS", 5)
+    out = tmp_path / "tags.xlsx"
+    assert _tag(inbox, out, bundle_dir) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: --out") and all(f in err for f in (".jsonl", ".csv", ".parquet"))
+    assert not out.exists()
+    assert len((tmp_path / "tags.xlsx.stream" / "tags.jsonl").read_text().splitlines()) == 11  # nothing lost
+
+
+def test_log_run_records_the_batch_and_links_it_to_the_model_version(tmp_path, store):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from trainer.lineage import input_digest
+    from trainer.training import train
+
+    config = load_config(ROOT / "configs" / "keywords.yaml", [f"tracking.tracking_uri={store}"])
+    result = train(config, echo=lambda s: None)
+    out = tmp_path / "tags.jsonl"
+    seeds = sorted((ROOT / "seeds").glob("*.txt"))[:2]
+    args = ["tag", *map(str, seeds), "--out", str(out), "--tracking-uri", store, "--no-progress", "--log-run"]
+    assert main(args) == 0
+    # From the model version to what it tagged:
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(
+        experiment_names=["theme-tagging-batches"],
+        filter_string=f"tags.model_name = 'theme-tagger' AND tags.model_version = '{result.model_version}'",
+        output_format="list",
+    )
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.tags["model_source_run_id"] == result.run_id
+    assert run.data.tags["model_uri"] == "models:/theme-tagger@candidate"
+    import hashlib
+
+    assert run.data.params["input_digest"] == input_digest([hashlib.sha256(p.read_bytes()).hexdigest() for p in seeds])
+    rows = out.read_text().splitlines()
+    assert run.data.metrics["paragraphs"] == len(rows) and run.data.metrics["reports"] == 2
+    artifacts = {a.path for a in MlflowClient(store).list_artifacts(run.info.run_id, "tags")}
+    assert {"tags/summary.json", "tags/places_x_themes.png", "tags/report.html"} <= artifacts
+    table = mlflow.load_table("tags/summary.json", run_ids=[run.info.run_id])
+    assert sorted(table["county"]) == ["光明区", "宝安区"]
+
+
+@pytest.mark.slow
+def test_spark_local_gives_the_same_rows_as_one_machine(inbox, tmp_path, store, capsys):
+    import shutil
+
+    if os.environ.get("CI") != "true" and shutil.which("java") is None:
+        pytest.skip("Spark needs Java (apt-get install openjdk-17-jre-headless)")
+    from trainer.training import train
+
+    config = load_config(ROOT / "configs" / "keywords.yaml", [f"tracking.tracking_uri={store}"])
+    train(config, echo=lambda s: None)
+    common = ["--tracking-uri", store, "--no-progress"]
+    one = tmp_path / "one.parquet"
+    assert main(["tag", str(inbox), "--out", str(one), *common]) == 1
+    spark = tmp_path / "spark.parquet"
+    capsys.readouterr()
+    assert main(["tag", str(inbox), "--out", str(spark), "--spark", "local[2]", *common]) == 1  # the binary file
+    err = capsys.readouterr().err
+    assert "f_binary.txt" in err and "tagged 5 report(s), 11 paragraph(s)" in err, err
+    _same_rows(one, spark)
+    (_, s1), (_, s2) = read_tags(one), read_tags(spark)
+    for column in ("error", "province", "county", "year", "kind", "top_mediation", "paragraphs_enforcement"):
+        assert sorted(map(str, s1[column])) == sorted(map(str, s2[column])), column
+    assert (spark / "paragraphs" / "_SUCCESS").exists()
+    assert not list(tmp_path.glob(".spark.parquet*"))
+
+
+def test_spark_arguments_are_checked_before_anything_starts(inbox, bundle_dir, tmp_path, capsys):
+    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "t.jsonl"), "--spark"]) == 2
+    assert main(["tag", str(inbox), "--out", str(tmp_path / "t.parquet"), "--spark", "--resume"]) == 2
+    assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "t.parquet"), "--spark"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "Parquet" in err[0] and "--resume" in err[1] and "MLflow model" in err[2]
+
+
+@pytest.mark.slow
+def test_a_real_kill_9_mid_run_then_resume_gives_exact_rows(bundle_dir, tmp_path):
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from trainer.reader import read_report
+
+    pool = [p.text for seed in sorted((ROOT / "seeds").glob("*.txt")) for p in read_report(seed).paragraphs]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    rng = random.Random(0)
+    for i in range(150):
+        (inbox / f"r{i:03d}.txt").write_text("\n\n".join(rng.sample(pool, 20)), encoding="utf-8")
+    out, ledger = tmp_path / "tags.jsonl", tmp_path / "tags.ledger.jsonl"
+    command = [sys.executable, "-m", "trainer.cli", "tag", str(inbox), "--model", str(bundle_dir), "--out", str(out),
+               "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while process.poll() is None and time.time() < deadline:
+        if ledger.exists() and ledger.read_text().count("\n") >= 2:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    assert process.wait(timeout=60) == -signal.SIGKILL  # killed mid-run, not finished
+    committed = sum(len(json.loads(line)["reports"]) for line in ledger.read_text().splitlines() if line.endswith("}"))
+    assert 0 < committed < 150
+    assert subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, timeout=300).returncode == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    keys = [(r["report_path"], r["paragraph_index"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 150 * 20
+    summary = out.with_name("tags.summary.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(summary) == 150
+
+
+def test_ctrl_c_keeps_the_finished_reports_and_resume_completes(inbox, bundle_dir, tmp_path, monkeypatch):
+    import trainer.tagging
+
+    full = tmp_path / "full.jsonl"
+    _tag(inbox, full, bundle_dir)
+    monkeypatch.setattr(trainer.tagging, "CHUNK_PARAGRAPHS", 2)
+    real, calls = trainer.tagging.report_rows, []
+
+    def interrupted_on_the_third(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(trainer.tagging, "report_rows", interrupted_on_the_third)
+    out = tmp_path / "tags.jsonl"
+    assert _tag(inbox, out, bundle_dir) == 130
+    assert 0 < len(out.with_name("tags.summary.jsonl").read_text().splitlines()) < 6
+    monkeypatch.setattr(trainer.tagging, "report_rows", real)
+    assert _tag(inbox, out, bundle_dir, "--resume") == 1
+    _same_rows(full, out)

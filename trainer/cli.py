@@ -1,4 +1,4 @@
-"""The `trainer` command line: data checks, model pulls, training, promotion, tagging."""
+"""The `trainer` command line: data checks, model pulls, training, promotion, tagging, reports."""
 
 from __future__ import annotations
 
@@ -102,6 +102,15 @@ def _cmd_tag(args) -> int:
     from trainer.tagging import run_tagging
 
     return run_tagging(args)
+
+
+def _cmd_report(args) -> int:
+    from trainer.html_report import build_report
+
+    counts = build_report(Path(args.tags), Path(args.out))
+    print(f"{args.out}: {counts['reports']} report(s), {counts['places']} place(s), {counts['years']} year(s); "
+          "open it in a browser (works offline)")  # fmt: skip
+    return 0
 
 
 def _cmd_ui(args) -> int:
@@ -235,17 +244,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, folders (recursive) or globs")
     p.add_argument("--model", help="MLflow model URI or local model folder (default: models:/NAME@champion)")
     p.add_argument("--registered-name", default="theme-tagger")
-    p.add_argument("--out", default="tags.jsonl", help="output file (.jsonl, .csv or .xlsx)")
-    p.add_argument("--format", choices=["jsonl", "csv", "xlsx"], help="default: from --out's suffix")
+    p.add_argument(
+        "--out",
+        default="tags.jsonl",
+        help="output: .jsonl or .csv file (summaries beside it), .parquet folder, or .xlsx workbook",
+    )
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet", "xlsx"], help="default: from --out's suffix")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threshold", type=float, help="one cut-off for all themes instead of the tuned ones")
-    p.add_argument("--resume", action="store_true", help="skip reports already in the output (by content hash)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the reports an earlier run of the same --out finished (by content hash) and tag the rest",
+    )
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                    help="int8-quantized BERT inference (about 3.5x faster on CPU); default: as the model was logged "
                    "(tracking.log_int8)")  # fmt: skip
     p.add_argument("--tracking-uri")
+    p.add_argument("--log-run", action="store_true",
+                   help="record the batch in MLflow (experiment theme-tagging-batches): model version, input digest "
+                   "and counts, the summary table, the heatmap and the HTML report")  # fmt: skip
+    p.add_argument("--spark", nargs="?", const="local[*]", metavar="MASTER",
+                   help="read and score on Spark (local[*] when no master is given; yarn, k8s://…, spark://…); "
+                   "writes a Parquet folder")  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_tag)
+
+    p = sub.add_parser("report", help="one self-contained HTML page of charts and top paragraphs from tag outputs")
+    p.add_argument("tags", help="what trainer tag wrote (--out of tag: .jsonl, .csv, .xlsx or a .parquet folder)")
+    p.add_argument("--out", default="report.html", help="the HTML file to write")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("ui", help="start the MLflow UI on this project's run store")
     p.add_argument("--host", default="127.0.0.1")

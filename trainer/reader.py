@@ -228,10 +228,15 @@ def paragraphs_from_text(text: str, report_id: str) -> tuple[Paragraph, ...]:
     return tuple(Paragraph(report_id, i, chunk) for i, chunk in enumerate(chunks))
 
 
-def read_report(path: str | Path) -> Report:
-    """Read one report into paragraphs; an empty file gives a warning and no paragraphs."""
+def file_bytes(path: str | Path) -> bytes:
+    """A report file's bytes (unsupported types and oversized files refused before reading)."""
+    return _read_bytes(Path(path))
+
+
+def read_report(path: str | Path, raw: bytes | None = None) -> Report:
+    """Read one report into paragraphs (from its bytes when already read); an empty file gives no paragraphs."""
     path = Path(path)
-    raw = _read_bytes(path)
+    raw = _read_bytes(path) if raw is None else raw
     text = extract_text(path, raw)
     if not text.strip():
         log.warning("%s: empty file, no paragraphs", path)
