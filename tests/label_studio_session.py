@@ -55,8 +55,16 @@ def main(plan_path: str) -> None:
     Path(plan["export"]).write_bytes(b"".join(chunks))
     users = {u.email: u.id for u in owner.users.list()}
     settings = owner.projects.get(project.id)
-    print(json.dumps({"project": project.id, "tasks": len(created), "users": users,
-                      "maximum_annotations": settings.maximum_annotations}))
+    print(
+        json.dumps(
+            {
+                "project": project.id,
+                "tasks": len(created),
+                "users": users,
+                "maximum_annotations": settings.maximum_annotations,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ def tag_output(taxonomy, tmp_path_factory) -> Path:
     scores = KeywordModel(taxonomy).predict_proba([p.text for p in report.paragraphs])
     rows = paragraph_rows(report, scores, np.full(len(taxonomy), 0.5), taxonomy)
     out = tmp_path_factory.mktemp("tags") / "tags.jsonl"
-    write_outputs(out, "jsonl", pd.DataFrame(rows), pd.DataFrame([summary_row(str(SEED), report.sha256, rows, taxonomy)]))
+    write_outputs(
+        out, "jsonl", pd.DataFrame(rows), pd.DataFrame([summary_row(str(SEED), report.sha256, rows, taxonomy)])
+    )
     return out
 
 
@@ -135,7 +137,9 @@ def test_every_strategy_is_deterministic_given_the_seed(strategy):
 
 def test_random_depends_on_the_seed_and_selection_never_exceeds_the_pool():
     ids = ["a", "b", "c", "d"]
-    assert strategies.select("random", _view(), 12, 1, ids).rows != strategies.select("random", _view(), 12, 2, ids).rows
+    assert (
+        strategies.select("random", _view(), 12, 1, ids).rows != strategies.select("random", _view(), 12, 2, ids).rows
+    )
     assert len(strategies.select("uncertain", _view(n=5), 12, 1, ids).rows) == 5
 
 
@@ -179,7 +183,9 @@ def test_rare_fills_a_quota_for_each_weak_theme_rarest_first():
     view6 = strategies.PoolView(size=9, scores=np.hstack([scores, scores[:, ::-1]]), thresholds=np.full(6, 0.5),
                                 labelled_counts=np.array([5, 1, 99, 0, 50, 60]))  # fmt: skip
     picked = strategies.select("rare", view6, 4, 0, list("abcdef"))
-    assert picked.reasons[0].startswith("quota of weak theme d") and picked.reasons[1].startswith("quota of weak theme b")
+    assert picked.reasons[0].startswith("quota of weak theme d") and picked.reasons[1].startswith(
+        "quota of weak theme b"
+    )
 
 
 # --- export end to end -------------------------------------------------------------------------------------------
@@ -241,7 +247,9 @@ def test_export_diverse_uses_base_model_embeddings(tag_output, tmp_path, tiny_be
 
 
 def _annotation(aid, user, themes, cancelled=False, when="2026-01-02T03:04:05Z"):
-    result = [{"from_name": "themes", "to_name": "text", "type": "choices", "value": {"choices": themes}}] if themes else []
+    result = (
+        [{"from_name": "themes", "to_name": "text", "type": "choices", "value": {"choices": themes}}] if themes else []
+    )
     return {"id": aid, "completed_by": {"id": user, "email": f"u{user}@example.com"}, "result": result,
             "was_cancelled": cancelled, "created_at": when, "updated_at": when, "lead_time": 4.5}  # fmt: skip
 

@@ -143,8 +143,16 @@ def _provenance(task: LabelledTask, decision: str) -> dict:
     return {
         "task_id": task.task_id,
         "decision": decision,
-        "annotations": [{"annotator": a.annotator, "annotation_id": a.annotation_id, "time": a.time,
-                         "themes": a.themes, "lead_time": a.lead_time} for a in task.annotations],  # fmt: skip
+        "annotations": [
+            {
+                "annotator": a.annotator,
+                "annotation_id": a.annotation_id,
+                "time": a.time,
+                "themes": a.themes,
+                "lead_time": a.lead_time,
+            }
+            for a in task.annotations
+        ],  # fmt: skip
         "model_version": task.data.get("model_version"),
         "strategy": task.data.get("strategy"),
     }
