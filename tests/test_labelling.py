@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from trainer.cli import main
@@ -30,17 +29,14 @@ def taxonomy():
 @pytest.fixture(scope="module")
 def tag_output(taxonomy, tmp_path_factory) -> Path:
     """A real `trainer tag` output of one seed report, scored by the keyword model (no training needed)."""
+    from trainer.cli import main
     from trainer.models.keywords import KeywordModel
-    from trainer.outputs import write_outputs
-    from trainer.tagging import paragraph_rows, summary_row
+    from trainer.pyfunc import save_bundle
 
-    report = read_report(SEED)
-    scores = KeywordModel(taxonomy).predict_proba([p.text for p in report.paragraphs])
-    rows = paragraph_rows(report, scores, np.full(len(taxonomy), 0.5), taxonomy)
+    folder = save_bundle(tmp_path_factory.mktemp("model") / "keywords", KeywordModel(taxonomy), taxonomy,
+                         np.full(len(taxonomy), 0.5))  # fmt: skip
     out = tmp_path_factory.mktemp("tags") / "tags.jsonl"
-    write_outputs(
-        out, "jsonl", pd.DataFrame(rows), pd.DataFrame([summary_row(str(SEED), report.sha256, rows, taxonomy)])
-    )
+    assert main(["tag", str(SEED), "--model", str(folder), "--out", str(out), "--no-progress"]) == 0
     return out
 
 

@@ -346,11 +346,24 @@ class _XlsxStore(_TextStore):
         write_xlsx(self.workbook, self.out, self.files["summary"], self.paragraph_columns, self.summary_columns)
 
 
+@contextmanager
+def atomic_path(target: Path):
+    """A temporary path beside `target`, moved onto it only when the block completes: never a half-written file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def write_xlsx(target: Path, paragraphs: Path, summary: Path, paragraph_columns, summary_columns) -> None:
     """Stream two JSONL files into a write-only workbook (constant memory), moved into place whole."""
     from openpyxl import Workbook
 
-    tmp = target.with_name(f".{target.name}.part")
     workbook = Workbook(write_only=True)
     for sheet_name, source, columns in (("paragraphs", paragraphs, paragraph_columns),
                                         ("summary", summary, summary_columns)):  # fmt: skip
@@ -358,11 +371,8 @@ def write_xlsx(target: Path, paragraphs: Path, summary: Path, paragraph_columns,
         sheet.append(columns)
         for row in _jsonl_rows(source):
             sheet.append([_cell(c, row.get(c)) for c in columns])
-    try:
+    with atomic_path(target) as tmp:
         workbook.save(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _cell(column: str, value):

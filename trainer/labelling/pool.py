@@ -17,7 +17,7 @@ import numpy as np
 
 from trainer.errors import UserError
 from trainer.labels import read_jsonl
-from trainer.outputs import output_format, read_outputs
+from trainer.outputs import read_tags
 from trainer.paragraphs import looks_like_heading
 from trainer.reader import SUPPORTED_SUFFIXES, find_report_files, read_reports
 
@@ -72,7 +72,7 @@ def _is_tag_output(columns: list[str]) -> bool:
 
 
 def _from_tag_output(path: Path) -> list[Candidate]:
-    paragraphs, _summary = read_outputs(path, output_format(path, None))
+    paragraphs, _summary = read_tags(path)
     if not len(paragraphs):
         return []
     missing = [c for c in ("paragraph_id", "text", "report_path", "paragraph_index") if c not in paragraphs.columns]
