@@ -87,4 +87,4 @@ def test_train_in_a_log_prints_stage_lines_and_no_bars(store, capsys):
     assert "final fit: done in " in captured.err
     assert "\r" not in captured.err
     fold_lines = [line for line in captured.out.splitlines() if line.startswith("  fold ")]
-    assert len(fold_lines) == 5
+    assert len(fold_lines) == 5 + 5  # one per seed report, and evaluation.real_folds folds of real documents
