@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import io
 import shutil
 from pathlib import Path
@@ -111,7 +113,8 @@ def test_settings_the_warm_start_uses_change_the_key_and_the_others_do_not(tiny_
     other = tmp_path / "copy-of-tiny"
     shutil.copytree(tiny_bert, other)
     assert key(spec=config.model.model_copy(update={"base_model": str(other)})) == base
-    (other / "vocab.txt").write_text((other / "vocab.txt").read_text(encoding="utf-8") + "新\n", encoding="utf-8")
+    config_file = other / "config.json"  # any byte of the base model's files: here one setting of its config
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text(encoding="utf-8")), "note": "edited"}))
     assert key(spec=config.model.model_copy(update={"base_model": str(other)})) != base
 
 
