@@ -31,7 +31,7 @@ from trainer.labels import LabelledSet, load_examples
 from trainer.models import build_model
 from trainer.taxonomy import load_taxonomy
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "active_learning_tfidf.yaml"
+DEFAULT_CONFIG = "experiments/configs/active_learning_tfidf.yaml"
 
 
 def speed_up_jieba() -> None:
@@ -39,6 +39,24 @@ def speed_up_jieba() -> None:
     import trainer.models.tfidf as tfidf
 
     tfidf.jieba_tokens = functools.lru_cache(maxsize=None)(tfidf.jieba_tokens)
+
+
+def cached_pool_embeddings(texts: list[str], embedder: str, cache_dir: Path) -> np.ndarray:
+    """Base-model embeddings of the pool, kept on disk (embedding thousands of paragraphs takes minutes on a CPU)."""
+    import hashlib
+
+    key = hashlib.sha1(json.dumps([embedder, texts], ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+    path = cache_dir / f"embeddings-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    from trainer.labelling.export import embeddings
+
+    started = time.time()
+    vectors = embeddings(texts, embedder)
+    print(f"embedded {len(texts)} pool paragraphs with {embedder} in {time.time() - started:.0f}s", flush=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
 
 
 def fit_and_score(config, taxonomy, train: LabelledSet, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -58,10 +76,11 @@ def simulate(strategy: str, seed: int, pool: LabelledSet, dev: LabelledSet, conf
     curve: dict[int, float] = {}
     sizes = sorted(args.sizes)
     round_no = 0
+    scores_pool = any(part in strategies.needs(strategy) for part in ("scores", "member_scores"))
     while True:
         rest = np.setdiff1d(np.arange(len(pool)), labelled)
         train = pool.subset(labelled)
-        texts = dev.texts + [pool.texts[i] for i in rest]
+        texts = dev.texts + ([pool.texts[i] for i in rest] if scores_pool else [])  # random/diverse: dev only
         scores, members = fit_and_score(config, taxonomy, train, texts)
         if len(labelled) in sizes:
             dev_scores = scores[: len(dev)]
@@ -71,8 +90,8 @@ def simulate(strategy: str, seed: int, pool: LabelledSet, dev: LabelledSet, conf
             return curve
         target = min([s for s in sizes if s > len(labelled)] + [len(labelled) + args.batch])
         view = strategies.PoolView(
-            size=len(rest), scores=scores[len(dev) :], thresholds=thresholds,
-            member_scores=[m[len(dev) :] for m in members] or None,
+            size=len(rest), scores=scores[len(dev) :] if scores_pool else None, thresholds=thresholds,
+            member_scores=[m[len(dev) :] for m in members] if scores_pool and members else None,
             embeddings=embeddings[rest] if embeddings is not None else None,
             labelled_embeddings=embeddings[labelled] if embeddings is not None else None,
             labelled_counts=train.y.sum(axis=0),
@@ -123,7 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pool", required=True, help="labelled JSONL whose labels stand in for annotators")
     parser.add_argument("--dev", required=True, help="labelled JSONL to score on (never chosen from)")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="run config whose model and training to use")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="run config whose model and training to use")
     parser.add_argument("--taxonomy", default="labels/taxonomy.yaml")
     parser.add_argument("--strategies", nargs="+", default=["random", *[s for s in strategies.STRATEGIES
                                                                         if s != "random"]])  # fmt: skip
@@ -134,6 +153,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--embedder", default="moka-ai/m3e-small", help="base model for 'diverse' embeddings")
     parser.add_argument("--out", default="experiments/results/active_learning")
+    parser.add_argument("--cache", default=".cache/active_learning", help="pool embeddings and finished runs are kept here")
     parser.add_argument("--note", default="", help="what the pool and dev set are (into the plot title and MLflow)")
     args = parser.parse_args()
 
@@ -146,26 +166,38 @@ def main() -> None:
     speed_up_jieba()
     embeddings = None
     if "diverse" in args.strategies:
-        from trainer.labelling.export import embeddings as embed
+        embeddings = cached_pool_embeddings(pool.texts, args.embedder, Path(args.cache))
 
-        started = time.time()
-        embeddings = embed(pool.texts, args.embedder)
-        print(f"embedded {len(pool)} pool paragraphs with {args.embedder} in {time.time() - started:.0f}s", flush=True)
-
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # one line per finished (strategy, seed), so an interrupted run goes on where it stopped
+    settings = {k: getattr(args, k) for k in ("pool", "dev", "config", "sizes", "start", "batch", "threshold",
+                                             "embedder")}  # fmt: skip
+    partial = Path(args.cache) / f"{out.name}.partial.jsonl"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    done = {}
+    if partial.exists():
+        for line in partial.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["settings"] == settings:
+                done[(row["strategy"], row["seed"])] = {int(k): v for k, v in row["curve"].items()}
     curves: dict[str, dict[int, list[float]]] = {}
     for strategy in args.strategies:
         curves[strategy] = {s: [] for s in args.sizes}
         for seed in args.seeds:
             started = time.time()
-            curve = simulate(strategy, seed, pool, dev, config, taxonomy, args, embeddings)
+            curve = done.get((strategy, seed))
+            if curve is None:
+                curve = simulate(strategy, seed, pool, dev, config, taxonomy, args, embeddings)
+                with partial.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps({"settings": settings, "strategy": strategy, "seed": seed, "curve": curve,
+                                        "seconds": round(time.time() - started)}) + "\n")  # fmt: skip
             for size, f1 in curve.items():
                 curves[strategy][size].append(f1)
             print(f"{strategy:<10} seed {seed}: " + "  ".join(f"{s}: {curve[s]:.3f}" for s in sorted(curve))
                   + f"  ({time.time() - started:.0f}s)", flush=True)  # fmt: skip
 
     sizes = sorted(args.sizes)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     title = (f"pool {args.pool} ({len(pool)}), dev {args.dev} ({len(dev)}), {Path(args.config).name}, "
              f"seeds {args.seeds}" + (f"\n{args.note}" if args.note else ""))  # fmt: skip
     plot(curves, sizes, title, out.with_suffix(".png"))

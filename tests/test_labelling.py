@@ -11,7 +11,7 @@ import pytest
 
 from trainer.cli import main
 from trainer.labelling import strategies
-from trainer.labelling.pool import load_candidates, report_context
+from trainer.labelling.pool import load_candidates, report_context, scores_matrix
 from trainer.labelling.review import class_thresholds, rank_suspects, self_confidence, suspect_matrix
 from trainer.labelling.studio import labeling_config
 from trainer.reader import read_report
@@ -105,6 +105,18 @@ def test_pool_rows_of_one_report_get_context_from_file_order(tmp_path):
     by_id = {c.id: c for c in load_candidates([str(pool)])}
     assert (by_id["c"].title, by_id["c"].heading) == ("某县2023年法治政府建设情况报告", "一、主要举措")
     assert (by_id["d"].title, by_id["d"].heading, by_id["d"].report) == ("", "", "")
+
+
+def test_csv_tag_output_reads_like_jsonl(tag_output, tmp_path):
+    from trainer.outputs import read_outputs, write_outputs
+
+    paragraphs, summary = read_outputs(tag_output, "jsonl")
+    write_outputs(tmp_path / "tags.csv", "csv", paragraphs, summary)
+    from_csv, from_jsonl = load_candidates([str(tmp_path / "tags.csv")]), load_candidates([str(tag_output)])
+    assert [(c.id, c.text, c.title, c.heading, c.tagged) for c in from_csv] == [
+        (c.id, c.text, c.title, c.heading, c.tagged) for c in from_jsonl]  # fmt: skip
+    ids = load_taxonomy(ROOT / "labels" / "taxonomy.yaml").ids
+    assert scores_matrix(from_csv, ids) == pytest.approx(scores_matrix(from_jsonl, ids))
 
 
 def test_duplicate_paragraph_ids_across_inputs_are_refused(tag_output, tmp_path, capsys):
@@ -221,6 +233,18 @@ def test_export_scores_reports_with_an_ensemble_and_picks_by_member_disagreement
     assert all(t["predictions"][0]["model_version"] == str(ensemble_folder) for t in tasks)
     values = [t["data"]["selection_value"] for t in tasks]
     assert values == sorted(values, reverse=True) and values[0] > 0
+
+
+@pytest.mark.slow
+def test_export_records_the_registered_version_behind_an_alias(tiny_run, tmp_path):
+    config, result, uri = tiny_run
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"id": f"p{i}", "text": t}, ensure_ascii=False) + "\n"
+                            for i, t in enumerate(["全年受理法律援助案件608宗。", "开展人民调解。", "二、下一步工作"])))  # fmt: skip
+    name = config.tracking.registered_model
+    tasks = _export(tmp_path, pool, "--model", f"models:/{name}@candidate", "--tracking-uri", uri, "--strategy",
+                    "random", "--n", 3, "--labelled")  # fmt: skip
+    assert {t["predictions"][0]["model_version"] for t in tasks} == {f"{name}/{result.model_version}"}
 
 
 def test_disagree_without_an_ensemble_is_a_clear_error(tag_output, tmp_path, taxonomy, capsys):
@@ -352,6 +376,7 @@ def test_rank_suspects_orders_by_self_confidence_and_suggests_the_flip():
     assert rows[0]["self_confidence"] == pytest.approx(0.05)
 
 
+@pytest.mark.slow
 def test_review_finds_planted_label_errors_out_of_fold(tmp_path, capsys):
     rows = [json.loads(line) for line in (ROOT / "labels" / "examples.jsonl").open(encoding="utf-8")][:500]
     planted = {}
