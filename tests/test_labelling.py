@@ -107,11 +107,12 @@ def test_pool_rows_of_one_report_get_context_from_file_order(tmp_path):
     assert (by_id["d"].title, by_id["d"].heading, by_id["d"].report) == ("", "", "")
 
 
-def test_csv_tag_output_reads_like_jsonl(tag_output, tmp_path):
-    from trainer.outputs import read_outputs, write_outputs
+def test_csv_tag_output_reads_like_jsonl(tag_output, taxonomy, tmp_path):
+    from trainer.models.keywords import KeywordModel
+    from trainer.pyfunc import save_bundle
 
-    paragraphs, summary = read_outputs(tag_output, "jsonl")
-    write_outputs(tmp_path / "tags.csv", "csv", paragraphs, summary)
+    folder = save_bundle(tmp_path / "keywords", KeywordModel(taxonomy), taxonomy, np.full(len(taxonomy), 0.5))
+    assert main(["tag", str(SEED), "--model", str(folder), "--out", str(tmp_path / "tags.csv"), "--no-progress"]) == 0
     from_csv, from_jsonl = load_candidates([str(tmp_path / "tags.csv")]), load_candidates([str(tag_output)])
     assert [(c.id, c.text, c.title, c.heading, c.tagged) for c in from_csv] == [
         (c.id, c.text, c.title, c.heading, c.tagged) for c in from_jsonl]  # fmt: skip
