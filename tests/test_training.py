@@ -79,7 +79,8 @@ def test_run_description_gives_the_headline(tiny_run):
     m = result.metrics
     assert f"CV micro-F1 {m.micro_f1:.3f} · macro-F1 {m.macro_f1:.3f}" in note
     assert "model: bert" in note
-    assert "132 gold paragraphs from 5 reports + 3868 extra training paragraphs" in note
+    examples = sum(1 for line in Path("labels/examples.jsonl").read_text(encoding="utf-8").splitlines() if line)
+    assert f"132 gold paragraphs from 5 reports + {examples} extra training paragraphs" in note
     resolved = resolve_precision("auto")[0]
     assert f"precision: {resolved}" in note and "wall time: " in note and " min" in note
     assert run.data.params["training.precision"] == "auto"
