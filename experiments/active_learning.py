@@ -1,8 +1,10 @@
 """Simulated labelling loop: dev macro-F1 after N labels chosen by each strategy of `trainer label export`.
 
+    python experiments/active_learning.py --real labels/real/paragraphs.jsonl [--config CONFIG]
     python experiments/active_learning.py --pool POOL.jsonl --dev DEV.jsonl [--config CONFIG]
         [--strategies random uncertain disagree diverse rare] [--seeds 1 2 3] [--sizes 50 100 200 400]
 
+With `--real`, the pool is the real documents' training part and the dev set their dev part (labels/real/).
 The pool's own labels play the annotator: each round the model is fitted on the labels chosen so far, the
 strategy (trainer/labelling/strategies.py, exactly what `trainer label export --strategy` runs) picks the next
 `--batch` paragraphs from the rest of the pool, and their labels are revealed. Every strategy starts from the
@@ -27,7 +29,7 @@ from trainer import tracking
 from trainer.config import load_config
 from trainer.evaluation import compute_metrics
 from trainer.labelling import strategies
-from trainer.labels import LabelledSet, load_examples
+from trainer.labels import LabelledSet, load_examples, load_real
 from trainer.models import build_model
 from trainer.taxonomy import load_taxonomy
 
@@ -140,8 +142,10 @@ def table(curves: dict[str, dict[int, list[float]]], sizes: list[int]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pool", required=True, help="labelled JSONL whose labels stand in for annotators")
-    parser.add_argument("--dev", required=True, help="labelled JSONL to score on (never chosen from)")
+    parser.add_argument("--real", help="real-paragraph JSONL (labels/real/paragraphs.jsonl): pool = its training "
+                        "part, dev = its dev part")  # fmt: skip
+    parser.add_argument("--pool", help="labelled JSONL whose labels stand in for annotators")
+    parser.add_argument("--dev", help="labelled JSONL to score on (never chosen from)")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="run config whose model and training to use")
     parser.add_argument("--taxonomy", default="labels/taxonomy.yaml")
     parser.add_argument("--strategies", nargs="+", default=["random", *[s for s in strategies.STRATEGIES
@@ -156,10 +160,16 @@ def main() -> None:
     parser.add_argument("--cache", default=".cache/active_learning", help="pool embeddings and finished runs are kept here")
     parser.add_argument("--note", default="", help="what the pool and dev set are (into the plot title and MLflow)")
     args = parser.parse_args()
+    if bool(args.real) == bool(args.pool and args.dev):
+        parser.error("give either --real, or both --pool and --dev")
 
     taxonomy = load_taxonomy(args.taxonomy)
     config = load_config(args.config)
-    pool, dev = load_examples(Path(args.pool), taxonomy), load_examples(Path(args.dev), taxonomy)
+    if args.real:
+        pool, dev = load_real(Path(args.real), taxonomy)
+        args.pool, args.dev = f"{args.real} (train part)", f"{args.real} (dev part)"
+    else:
+        pool, dev = load_examples(Path(args.pool), taxonomy), load_examples(Path(args.dev), taxonomy)
     dev_texts = set(dev.texts)
     keep = [i for i, t in enumerate(pool.texts) if t not in dev_texts]
     pool = pool.subset(keep)

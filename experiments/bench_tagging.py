@@ -9,7 +9,8 @@ sentence), then times, each as its own process through this interpreter:
 
 1. `trainer tag INBOX --out single.parquet` (one machine);
 2. the same to JSONL, killed with SIGKILL (whole process group) once about half of the reports are committed,
-   then `--resume`d; the rows must equal the reports' paragraphs exactly (no loss, no duplicate);
+   then `--resume`d; the rows must equal the reports' paragraphs exactly (no loss, no duplicate). With
+   `--kill-reports K` this runs on the first K reports only (the kill and resume test correctness, not speed);
 3. `trainer tag INBOX --out spark.parquet --spark local[2]` (unless --no-spark).
 
 Peak RSS is the largest sum over the process tree (Spark: the JVM and its Python workers too), sampled every
@@ -99,6 +100,11 @@ def count_rows(out: Path) -> tuple[int, int, int]:
     return rows, len(keys), len(read_summary(out))
 
 
+def read_summary_safe(path: Path) -> list[str]:
+    """Lines of a summary file that may not exist (a run killed before its first report)."""
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=5000)
@@ -108,6 +114,8 @@ def main() -> None:
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kill-reports", type=int, help="kill and resume on the first K reports (default: all)")
+    parser.add_argument("--skip-single", action="store_true", help="reuse the single-machine figures of a last run")
     args = parser.parse_args()
 
     work = Path(args.work) / f"r{args.reports}"
@@ -123,10 +131,28 @@ def main() -> None:
     results: dict = {"reports": args.reports, "paragraphs": paragraphs, "model": args.model,
                      "cores": os.cpu_count()}  # fmt: skip
 
+    target = ROOT / "experiments" / "results" / f"bench_tagging_{args.reports}.json"
     single = work / "single.parquet"
-    results["single"] = run([*tag, "--out", str(single)])
-    results["single"]["rows"] = count_rows(single)
+    if args.skip_single and target.exists():
+        results["single"] = json.loads(target.read_text())["single"]
+    else:
+        results["single"] = run([*tag, "--out", str(single)])
+        results["single"]["rows"] = count_rows(single)
+    print(f"single: {results['single']}", file=sys.stderr, flush=True)
 
+    kill_reports, kill_paragraphs, kill_tag = args.reports, paragraphs, tag
+    if args.kill_reports and args.kill_reports < args.reports:
+        from trainer.reader import read_report
+
+        kill_inbox = work / f"inbox_first{args.kill_reports}"
+        kill_inbox.mkdir(exist_ok=True)
+        for report in sorted(inbox.glob("*.txt"))[: args.kill_reports]:
+            if not (kill_inbox / report.name).exists():
+                (kill_inbox / report.name).symlink_to(report)
+        kill_reports = args.kill_reports
+        kill_paragraphs = sum(len(read_report(p).paragraphs) for p in sorted(kill_inbox.glob("*.txt")))
+        kill_tag = [*tag[:4], str(kill_inbox), *tag[5:]]
+    results["kill_resume_reports"], results["kill_resume_paragraphs"] = kill_reports, kill_paragraphs
     killed = work / "killed.jsonl"
     ledger = work / "killed.ledger.jsonl"
     for stale in (killed, ledger, work / "killed.summary.jsonl"):
@@ -138,13 +164,15 @@ def main() -> None:
         reports = sum(
             len(json.loads(line)["reports"]) for line in ledger.read_text().splitlines() if line.endswith("}")
         )
-        return reports >= args.reports // 2
+        return reports >= kill_reports // 2
 
-    results["killed"] = run([*tag, "--out", str(killed)], kill_when=half_committed)
-    results["resumed"] = run([*tag, "--out", str(killed), "--resume"])
+    results["killed"] = run([*kill_tag, "--out", str(killed)], kill_when=half_committed)
+    results["killed"]["committed_reports"] = len(read_summary_safe(work / "killed.summary.jsonl"))
+    results["resumed"] = run([*kill_tag, "--out", str(killed), "--resume"])
     rows, distinct, summaries = count_rows(killed)
     results["resumed"]["rows"] = [rows, distinct, summaries]
-    results["kill_resume_exact"] = rows == distinct == paragraphs and summaries == args.reports
+    results["kill_resume_exact"] = rows == distinct == kill_paragraphs and summaries == kill_reports
+    print(f"kill/resume: {results['killed']} {results['resumed']}", file=sys.stderr, flush=True)
 
     if not args.no_spark:
         spark = work / "spark.parquet"
@@ -157,8 +185,8 @@ def main() -> None:
             r = results[name]
             rate = "" if name in ("killed", "resumed") else f"{paragraphs / max(r['seconds'], 1e-6):.1f}"
             print(f"| {name} | {r['seconds']} | {rate} | {r['peak_rss_mb']} | {r.get('rows', '')} |")
-    print(f"kill -9 at half, then --resume: rows exact = {results['kill_resume_exact']}")
-    target = ROOT / "experiments" / "results" / f"bench_tagging_{args.reports}.json"
+    print(f"kill -9 at half of {kill_reports} reports ({kill_paragraphs} paragraphs), then --resume: "
+          f"rows exact = {results['kill_resume_exact']}")  # fmt: skip
     target.write_text(json.dumps(results, ensure_ascii=False, indent=1))
 
 
