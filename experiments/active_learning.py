@@ -116,6 +116,7 @@ def plot(curves: dict[str, dict[int, list[float]]], sizes: list[int], title: str
         ax.fill_between(sizes, [min(by_size[s]) for s in sizes], [max(by_size[s]) for s in sizes], alpha=0.12)
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.minorticks_off()
     ax.set_xlabel("labels chosen from the pool")
     ax.set_ylabel("dev macro-F1 (mean; band: min-max over seeds)")
     ax.set_title(title, fontsize=9)
@@ -208,7 +209,7 @@ def main() -> None:
                   + f"  ({time.time() - started:.0f}s)", flush=True)  # fmt: skip
 
     sizes = sorted(args.sizes)
-    title = (f"pool {args.pool} ({len(pool)}), dev {args.dev} ({len(dev)}), {Path(args.config).name}, "
+    title = (f"pool {args.pool} ({len(pool)}),\ndev {args.dev} ({len(dev)}), {Path(args.config).name}, "
              f"seeds {args.seeds}" + (f"\n{args.note}" if args.note else ""))  # fmt: skip
     plot(curves, sizes, title, out.with_suffix(".png"))
     record = {"pool": args.pool, "dev": args.dev, "config": args.config, "seeds": args.seeds, "sizes": sizes,
