@@ -112,7 +112,7 @@ class TrainingConfig(Strict):
     threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
-        description="bf16: autocast forward passes while fine-tuning (fp32 weights); ~2.4x faster on CPUs "
+        description="bf16: autocast forward passes while fine-tuning (fp32 weights); 1.5-2.4x faster on CPUs "
         "with AVX-512 BF16 or AMX, far slower on CPUs without; auto: bf16 only where the CPU runs it natively "
         "(trainer/precision.py)",
     )

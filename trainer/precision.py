@@ -1,6 +1,6 @@
 """`training.precision: auto`: bf16 autocast only where the CPU runs bf16 natively, fp32 elsewhere.
 
-bf16 autocast is 2.4x faster on a CPU with AVX512_BF16 or AMX, but on an AVX2-only CPU PyTorch falls back to a
+bf16 autocast is 1.5-2.4x faster (measured) on a CPU with AVX512_BF16 or AMX, but on an AVX2-only CPU PyTorch falls back to a
 slow bf16 gemm (the warm start's first epoch did not finish in 24 minutes). The team mimics an AVX2 machine with
 `ATEN_CPU_CAPABILITY=avx2` and `DNNL_MAX_CPU_ISA=AVX2`; both caps are honoured, so auto picks fp32 under them.
 """
