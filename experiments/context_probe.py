@@ -36,7 +36,7 @@ from trainer.textnorm import model_texts
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def contexts(ids: list[str], texts: list[str], groups: list[str], titles: dict[str, str]) -> tuple[list, list]:
+def contexts(texts: list[str], groups: list[str], titles: dict[str, str]) -> tuple[list, list]:
     """(title, nearest heading above) per paragraph; rows are in document order within each group."""
     title_of, heading_of, last = [], [], {}
     for text, group in zip(texts, groups):
@@ -96,7 +96,7 @@ def main() -> None:
         return np.stack([cache[t] if t else zero for t in texts])
 
     labelled = {"gold": gold, "train": train, "dev": dev}
-    ctx = {k: contexts(s.ids, s.texts, s.groups, titles) for k, s in labelled.items()}
+    ctx = {k: contexts(s.texts, s.groups, titles) for k, s in labelled.items()}
     n_ex = len(examples)
 
     def features(variant: str, part: str) -> np.ndarray:
