@@ -119,6 +119,31 @@ def test_inference_batches_are_length_sorted_and_capped_in_tokens(tiny_bert):
     assert max(widths) == 100  # the 120-character paragraph is truncated to max_length, alone in its batch
 
 
+def test_scoring_threads_follow_the_config_then_omp_num_threads(monkeypatch):
+    """Spark gives each Python worker OMP_NUM_THREADS=1; taking every core anyway oversubscribed them 2.7x."""
+    import os
+
+    import torch
+
+    from trainer.models.encoder import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        set_threads(0)
+        assert torch.get_num_threads() == 1
+        set_threads(2)  # an explicit training.threads wins
+        assert torch.get_num_threads() == 2
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        set_threads(0)
+        assert torch.get_num_threads() == (os.cpu_count() or 1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # unreadable: all cores, no crash
+        set_threads(0)
+        assert torch.get_num_threads() == (os.cpu_count() or 1)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_bf16_training_learns_like_fp32(tiny_bert, data):
     gold, examples = data
     spec, training = _spec({"family": "bert", "base_model": str(tiny_bert), "max_length": 64}, epochs=2)

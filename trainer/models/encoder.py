@@ -15,7 +15,18 @@ from trainer.progress import stage
 
 
 def set_threads(threads: int) -> None:
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    """`threads`, else OMP_NUM_THREADS when set (Spark gives each Python worker one core this way), else all cores.
+
+    Ignoring the environment oversubscribes: two Spark workers at two threads each on two cores ran 2.7x slower
+    than one process (experiments/README, "Tagging at archive scale")."""
+    torch.set_num_threads(threads or _threads_from_environment() or os.cpu_count() or 1)
+
+
+def _threads_from_environment() -> int:
+    try:
+        return max(int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0]), 0)
+    except ValueError:
+        return 0
 
 
 def load_encoder(name_or_path: str):
