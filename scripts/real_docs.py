@@ -6,6 +6,11 @@
     python scripts/real_docs.py paragraphs labels/real/documents.jsonl --out PARAGRAPHS.jsonl
         every paragraph the project's reader makes of each document (id, doc, index, hash, text), for the
         guard check and for annotation;
+    python scripts/real_docs.py sheet PARAGRAPHS.jsonl --documents rd181-rd999 --out SHEET.txt [--reverse]
+        an annotator's reading sheet: each document's header (title, place, kind), then its paragraphs with ids;
+    python scripts/real_docs.py disagreements PARAGRAPHS.jsonl --pass-a A.jsonl --pass-b B.jsonl --out ADJ_IN.jsonl
+        the paragraphs the passes label differently, with title and two paragraphs of context, the two label
+        sets shuffled per item as X / Y (the adjudicator's input);
     python scripts/real_docs.py merge PARAGRAPHS.jsonl --pass-a A.jsonl --pass-b B.jsonl --adjudication ADJ.jsonl
         --out labels/real/paragraphs.jsonl
         gold rows: both passes where they agree, the adjudicated themes where they differ.
@@ -69,6 +74,47 @@ def cmd_paragraphs(args) -> None:
     _write(rows, Path(args.out))
 
 
+def _in_range(doc: str, spec: str | None) -> bool:
+    if not spec:
+        return True
+    low, high = (int(part.strip().removeprefix("rd")) for part in spec.split("-"))
+    return low <= int(doc.removeprefix("rd")) <= high
+
+
+def cmd_sheet(args) -> None:
+    docs = {d["doc"]: d for d in _rows(Path(args.documents_file))}
+    by_doc: dict[str, list[dict]] = {}
+    for row in _rows(Path(args.paragraphs)):
+        if _in_range(row["report"], args.documents):
+            by_doc.setdefault(row["report"], []).append(row)
+    order = sorted(by_doc, reverse=args.reverse)
+    lines = []
+    for doc in order:
+        d = docs[doc]
+        lines.append(f"=== {doc} | {d.get('title') or ''} | {d.get('place') or ''} | {d.get('kind') or ''} ===")
+        lines.extend(f"{r['id']}\t{r['text']}" for r in by_doc[doc])
+        lines.append("")
+    Path(args.out).write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {sum(map(len, by_doc.values()))} paragraphs of {len(order)} documents to {args.out}", file=sys.stderr)
+
+
+def cmd_disagreements(args) -> None:
+    import random
+
+    rng = random.Random(args.seed)
+    a = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.pass_a))}
+    b = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.pass_b))}
+    rows = _rows(Path(args.paragraphs))
+    out = []
+    for i, row in enumerate(rows):
+        pid = row["id"]
+        if pid in a and pid in b and a[pid] != b[pid]:
+            before = [r["text"] for r in rows[max(0, i - 2) : i] if r["report"] == row["report"]]
+            x, y = (a[pid], b[pid]) if rng.random() < 0.5 else (b[pid], a[pid])
+            out.append({"id": pid, "title": row.get("title"), "context": before, "text": row["text"], "X": x, "Y": y})
+    _write(out, Path(args.out))
+
+
 def cmd_merge(args) -> None:
     a = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.pass_a))}
     b = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.pass_b))}
@@ -104,6 +150,20 @@ def main() -> None:
     p.add_argument("documents")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_paragraphs)
+    p = sub.add_parser("sheet")
+    p.add_argument("paragraphs")
+    p.add_argument("--documents-file", default="labels/real/documents.jsonl")
+    p.add_argument("--documents", help="a range of document ids, e.g. rd181-rd999")
+    p.add_argument("--reverse", action="store_true", help="documents in reverse order (the second pass)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_sheet)
+    p = sub.add_parser("disagreements")
+    p.add_argument("paragraphs")
+    p.add_argument("--pass-a", required=True)
+    p.add_argument("--pass-b", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_disagreements)
     p = sub.add_parser("merge")
     p.add_argument("paragraphs")
     p.add_argument("--pass-a", required=True)
