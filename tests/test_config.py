@@ -136,6 +136,10 @@ BAD_CONFIGS = {
         "model:\n  family: bert\ntraining:\n  precision: fp16\n",
         "training.precision: Input should be 'auto', 'fp32' or 'bf16' (got 'fp16')",
     ),
+    "real-weight": (
+        "data:\n  real_weight: 0\nmodel:\n  family: keywords\n",
+        "data.real_weight: Input should be greater than or equal to 1 (got 0)",
+    ),
     "no-model": ("training:\n  epochs: 3\n", "model: Field required"),
     "empty-file": ("", "model: Field required"),
     "not-a-mapping": ("- model\n- training\n", "a config must be a YAML mapping"),

@@ -142,6 +142,20 @@ def test_folds_hold_out_whole_reports():
         assert held_out.isdisjoint(gold.groups[i] for i in train_rows)
 
 
+def test_real_weight_repeats_the_labelled_rows_of_a_fold_not_the_examples():
+    from trainer.training import _training_set
+
+    taxonomy = load_taxonomy()
+    gold = load_gold(DEFAULT_GOLD, taxonomy)
+    extra = gold.subset([0, 1])
+    rows = np.array([5, 9, 12])
+    train = _training_set(gold, rows, extra, real_weight=3)
+    assert len(train) == 3 * 3 + 2
+    assert sorted(train.ids[:9]) == sorted([gold.ids[i] for i in rows] * 3)
+    assert train.ids[9:] == extra.ids  # examples count once
+    assert len(_training_set(gold, rows, extra)) == 3 + 2
+
+
 def test_logged_model_predicts_the_same_in_a_fresh_process(tiny_run, tmp_path):
     _, result, uri = tiny_run
     mlflow.set_tracking_uri(uri)

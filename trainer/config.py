@@ -35,6 +35,13 @@ class DataConfig(Strict):
     real_in_training: bool = Field(
         True, description="false: only score the dev part (e.g. a model trained without real documents)"
     )
+    real_weight: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="how many times each real labelled paragraph (the seeds' gold, the real training documents) "
+        "counts when a model is fitted, against once for each extra_train example",
+    )
 
 
 class KeywordsModel(Strict):

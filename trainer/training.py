@@ -97,8 +97,9 @@ class ModelFactory:
         return model
 
 
-def _training_set(gold: LabelledSet, rows: np.ndarray, extra: LabelledSet | None) -> LabelledSet:
-    part = gold.subset(rows)
+def _training_set(gold: LabelledSet, rows: np.ndarray, extra: LabelledSet | None, real_weight: int = 1) -> LabelledSet:
+    """The labelled rows (each `real_weight` times: real paragraphs are few beside the examples) plus the extras."""
+    part = gold.subset(np.tile(rows, real_weight))
     return part.concat(extra) if extra is not None else part
 
 
@@ -155,7 +156,7 @@ def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, 
     with stage("cross-validation", total=len(folds), unit="fold", lines="none") as fold_bar:
         for k, (train_rows, test_rows) in enumerate(folds):
             started = time.time()
-            train = _training_set(gold, train_rows, extra)
+            train = _training_set(gold, train_rows, extra, config.data.real_weight)
             model = factory()
             model.fit(
                 train.model_texts, train.y, on_epoch=lambda e, loss, k=k: log_metric(f"fold_{k}/train_loss", loss, e)
@@ -293,7 +294,7 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
              + (" + extra" if extra is not None else ""))  # fmt: skip
         with stage("final fit", total=1, unit="fit") as final_bar:
             final = factory()
-            everything = _training_set(labelled, np.arange(len(labelled)), extra)
+            everything = _training_set(labelled, np.arange(len(labelled)), extra, config.data.real_weight)
             final.fit(everything.model_texts, everything.y,
                       on_epoch=lambda e, loss: log_metric("final/train_loss", loss, e))  # fmt: skip
             final_bar.update(1)
