@@ -6,7 +6,8 @@
 A run name's dev predictions are rebuilt exactly as `trainer train` scored them (the logged dev scores
 `evaluation/dev_scores.json` cut at the logged `thresholds.json`). A model URI (`models:/`, `runs:/` or a bundle
 folder) is instead scored now on the dev part of `labels/real/paragraphs.jsonl` as it is today, with the model's own
-thresholds (int8 as registered): that compares models trained before and after the dev part grew on the same
+thresholds (int8 as registered; `--precision int8|fp32` forces one for all, e.g. beside a bundle folder, which
+loads fp32 by default): that compares models trained before and after the dev part grew on the same
 paragraphs. `--documents rd001-rd180` keeps only those dev documents (the dev part as an earlier round had it).
 Documents, not paragraphs, are resampled with replacement (the paragraphs of one document are not independent),
 and all models are scored on the same resample. Prints each model's dev micro/macro-F1, the observed gaps and their
@@ -42,12 +43,12 @@ def dev_predictions(client: MlflowClient, run) -> tuple[list[str], np.ndarray, n
 
 
 def rescored_predictions(
-    model_uri: str, tracking_uri: str | None
+    model_uri: str, tracking_uri: str | None, int8: bool | None
 ) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
     """(paragraph ids, gold, predicted, theme ids) of a model scored now on today's dev part."""
     from trainer.tagging import load_bundle
 
-    bundle = load_bundle(model_uri, None, tracking_uri)
+    bundle = load_bundle(model_uri, int8, tracking_uri)
     themes = bundle.taxonomy.ids
     rows = [json.loads(line) for line in REAL.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["split"] == "dev"]
@@ -91,6 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="+", help="the model, then the ones to compare it with: run names or model URIs")
     parser.add_argument("--documents", help="only these dev documents, e.g. rd001-rd180")
+    parser.add_argument(
+        "--precision",
+        choices=["logged", "int8", "fp32"],
+        default="logged",
+        help="for model URIs: as logged (a bundle folder: fp32), or force int8 / fp32 for all",
+    )
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     add_store_arguments(parser)
@@ -100,7 +107,15 @@ def main() -> None:
     if names:
         client, experiment, _taxonomy, _gold = open_store(args)
         results = {name: dev_predictions(client, run) for name, run in finished_runs(client, experiment, names).items()}
-    results.update({uri: rescored_predictions(uri, args.tracking_uri) for uri in args.runs if is_model_uri(uri)})
+    results.update(
+        {
+            uri: rescored_predictions(
+                uri, args.tracking_uri, {"logged": None, "int8": True, "fp32": False}[args.precision]
+            )
+            for uri in args.runs
+            if is_model_uri(uri)
+        }
+    )
     first = args.runs[0]
     results = aligned(results, first)
     keep = keep_documents(results[first][0], args.documents)
