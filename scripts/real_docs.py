@@ -74,6 +74,11 @@ def cmd_paragraphs(args) -> None:
     _write(rows, Path(args.out))
 
 
+def _labels(path: str) -> dict[str, list[str]]:
+    """Paragraph id -> sorted themes, from a pass or adjudication file."""
+    return {r["id"]: sorted(r["themes"]) for r in _rows(Path(path))}
+
+
 def _in_range(doc: str, spec: str | None) -> bool:
     if not spec:
         return True
@@ -102,8 +107,7 @@ def cmd_disagreements(args) -> None:
     import random
 
     rng = random.Random(args.seed)
-    a = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.pass_a))}
-    b = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.pass_b))}
+    a, b = _labels(args.pass_a), _labels(args.pass_b)
     rows = _rows(Path(args.paragraphs))
     out = []
     for i, row in enumerate(rows):
@@ -116,9 +120,8 @@ def cmd_disagreements(args) -> None:
 
 
 def cmd_merge(args) -> None:
-    a = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.pass_a))}
-    b = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.pass_b))}
-    adjudicated = {r["id"]: sorted(r["themes"]) for r in _rows(Path(args.adjudication))} if args.adjudication else {}
+    a, b = _labels(args.pass_a), _labels(args.pass_b)
+    adjudicated = _labels(args.adjudication) if args.adjudication else {}
     out, missing = [], []
     for row in _rows(Path(args.paragraphs)):
         pid = row["id"]
