@@ -155,3 +155,23 @@ def test_bf16_training_learns_like_fp32(tiny_bert, data):
         assert losses[-1] < losses[0]
         scores[precision] = model.predict_proba(gold.texts[:20])
     assert np.abs(scores["fp32"] - scores["bf16"]).max() < 0.1
+
+
+def test_per_theme_fits_in_worker_processes_give_the_same_coefficients(data, monkeypatch):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from trainer.models import linear
+
+    gold, examples = data
+    X = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit_transform(examples.texts[:600])
+    y = examples.y[:600]
+    y[:, 0] = 0  # a theme with one class: its rate, no regression
+    monkeypatch.setattr(linear, "PARALLEL_MIN_WORK", 10**12)
+    alone = linear.PerThemeLogistic(2.0, "balanced", 13).fit(X, y)
+    monkeypatch.setattr(linear, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(linear, "cpu_count", lambda: 2)
+    workers = linear.PerThemeLogistic(2.0, "balanced", 13).fit(X, y)
+    # equal up to summation order (workers run single-threaded BLAS)
+    np.testing.assert_allclose(alone.coef_, workers.coef_, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(alone.intercept_, workers.intercept_, rtol=1e-7, atol=1e-12)
+    assert not alone.coef_[0].any() and alone.intercept_[0] < -5
