@@ -151,6 +151,11 @@ BAD_CONFIGS = {
         "model:\n  family: bert\n  warm_start_epochs: 2\n",
         "model.warm_start_epochs > 0 needs data.extra_train files to warm-start on",
     ),
+    "domain-tuning-without-real-documents": (
+        "model:\n  family: ensemble\n  members:\n    - model: {family: bert, domain_epochs: 2}\n"
+        "    - model: {family: keywords}\n",
+        "domain_epochs > 0 needs data.real (with real_in_training: true) to fine-tune on",
+    ),
 }
 
 

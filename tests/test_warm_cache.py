@@ -131,3 +131,45 @@ def test_a_write_cut_short_leaves_no_entry(tiny_bert, cache):
         warm_cache.store("k" * 64, model)
     assert not warm_cache.entry("k" * 64).exists()
     assert [p.name for p in cache.iterdir()] == []
+
+
+def test_domain_tuning_sees_real_training_documents_never_dev_and_is_cached_by_their_labels(tiny_bert, store, tmp_path,
+                                                                                              cache, monkeypatch):  # fmt: skip
+    from tests.test_real_documents import DOCS, write_real_set
+
+    stages: list[tuple[str, list[str]]] = []
+    fit = BertThemeModel.fit
+
+    def recording(self, texts, *args, **kwargs):
+        if kwargs.get("label") in ("warm start", "domain tuning"):
+            stages.append((kwargs["label"], list(texts)))
+        return fit(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(BertThemeModel, "fit", recording)
+    real = write_real_set(tmp_path / "real")
+    examples = _examples(tmp_path / "ex", n=60)
+    settings = [f"data.real={real}", "evaluation.real_folds=2", "model.head=probe", "model.domain_epochs=1"]
+    printed: list[str] = []
+    first = _run(tiny_bert, store, examples, *settings, echo=printed.append)
+    assert [label for label, _ in stages] == ["warm start", "domain tuning"]
+    tuned_on = set(stages[1][1])
+    train_texts = {t for split, text in DOCS.values() if split == "train" for t in text.splitlines()}
+    dev_texts = {t for split, text in DOCS.values() if split == "dev" for t in text.splitlines()}
+    assert train_texts <= tuned_on and not dev_texts & tuned_on
+    assert any("real-document CV is optimistic" in line for line in printed)
+    client = MlflowClient(store)
+    assert client.get_run(first.run_id).data.tags["real_cv.encoder_saw_documents"] == "true"
+    assert len(client.get_metric_history(first.run_id, "domain/train_loss")) == 1
+
+    second = _run(tiny_bert, store, examples, *settings)  # same rows: both stages come from the cache
+    assert len(stages) == 2
+    assert client.get_run(second.run_id).data.tags["warm_start.cache"] == "hit,hit"
+    np.testing.assert_array_equal(first.oof_scores, second.oof_scores)
+
+    rows = [json.loads(line) for line in real.read_text(encoding="utf-8").splitlines()]
+    changed = next(r for r in rows if r["split"] == "train" and r["themes"])
+    changed["themes"] = ["oversight"]  # one training label changed: tuned again on the cached warm start
+    real.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    third = _run(tiny_bert, store, examples, *settings, "evaluation.cross_validate=false")
+    assert [label for label, _ in stages[2:]] == ["domain tuning"]
+    assert client.get_run(third.run_id).data.tags["warm_start.cache"] == "hit,miss"

@@ -75,6 +75,12 @@ class BertModel(Strict):
     # every CV fold and the final fit then start from that checkpoint.
     warm_start_epochs: int = Field(0, ge=0, description="epochs on data.extra_train before per-fold training")
     warm_start_replay: float = Field(0.25, ge=0, le=1, description="share of warm-start rows trained on again")
+    # Stage 1b (optional): then fine-tune on the real training documents (data.real), with that share of the
+    # extra rows replayed, once per run. The encoder learns how real reports are written; the real-document CV
+    # is then optimistic for this member (its encoder saw every real training document), the dev part is not.
+    domain_epochs: int = Field(
+        0, ge=0, le=20, description="epochs on the real training documents after the warm start (needs data.real)"
+    )
     head: Literal["network", "probe"] = Field(
         "network",
         description="network: fine-tune encoder+linear head per fold; probe: per-theme logistic regression on the "
@@ -160,6 +166,14 @@ class RunConfig(Strict):
     def _warm_start_needs_data(self) -> RunConfig:
         if isinstance(self.model, BertModel) and self.model.warm_start_epochs and not self.data.extra_train:
             raise ValueError("model.warm_start_epochs > 0 needs data.extra_train files to warm-start on")
+        return self
+
+    @model_validator(mode="after")
+    def _domain_tuning_needs_real_documents(self) -> RunConfig:
+        members = [m.model for m in getattr(self.model, "members", [])] or [self.model]
+        tuned = any(isinstance(m, BertModel) and m.domain_epochs for m in members)
+        if tuned and (self.data.real is None or not self.data.real_in_training):
+            raise ValueError("domain_epochs > 0 needs data.real (with real_in_training: true) to fine-tune on")
         return self
 
 

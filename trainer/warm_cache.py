@@ -30,7 +30,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # the code a warm start runs: the training loop, encoder loading and batching, and how examples are read
 CODE_FILES = ("models/bert.py", "models/encoder.py", "labels.py")
 # spec fields used only after the warm start (per-fold training, the probe): an ablation of them reuses the entry
-SPEC_FIELDS_AFTER_WARM_START = {"head", "probe_C", "warm_start_replay"}
+SPEC_FIELDS_AFTER_WARM_START = {"head", "probe_C", "warm_start_replay", "domain_epochs"}
 # training fields the warm start does not read (it runs warm_start_epochs; thread count does not change the result)
 TRAINING_FIELDS_UNUSED = {"epochs", "threads"}
 STALE_TEMP_SECONDS = 24 * 3600
@@ -97,6 +97,17 @@ def warm_start_key(spec: BertModel, training: TrainingConfig, precision: str, ex
         digest.update(b"examples\0")
         _add_file(digest, Path(path))
     digest.update(f"base model {folder_digest(model_folder)} code {code_digest()}".encode())
+    return digest.hexdigest()
+
+
+def domain_key(warm_key: str | None, spec: BertModel, texts: list[str], y) -> str | None:
+    """Key of the domain-tuned encoder: the warm start's key, the whole member spec and the real rows it saw."""
+    if warm_key is None:
+        return None
+    digest = hashlib.sha256(f"domain {warm_key}\0".encode())
+    digest.update(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode())
+    for text, row in zip(texts, y):
+        digest.update(f"\0{text}\0{''.join(map(str, map(int, row)))}".encode())
     return digest.hexdigest()
 
 
