@@ -5,6 +5,12 @@
 Reads `evaluation/oof_scores.json` of the newest run of each name and prints micro/macro F1 under every rule
 of `evaluation.thresholds` (trainer/evaluation.py), so the choice of rule is made on the same folds.
 
+With `--dev`, each rule is instead tuned on all of a run's logged out-of-fold scores (seeds and real training
+documents, as `trainer train` does) and applied to its logged dev-part scores (`evaluation/dev_scores.json`): the
+dev figure each rule would have given.
+
+    python experiments/threshold_rules.py default default_b2 --dev
+
 The last column tries an explicit empty-label decision on top of `shrunk`: when no theme passes its cut-off, a
 paragraph still gets its top theme if that theme's score reaches a second cut-off (tuned on the training reports,
 like the thresholds); otherwise it is boilerplate. The last two columns count the gold paragraphs with no theme
@@ -74,6 +80,30 @@ def oof_scores(client: MlflowClient, run, gold, taxonomy) -> np.ndarray:
     return np.column_stack([np.asarray(frame[f"score_{t}"])[rows] for t in taxonomy.ids]).astype(float)
 
 
+def logged_table(client: MlflowClient, run, name: str, taxonomy) -> tuple[np.ndarray, np.ndarray]:
+    """(gold labels, scores) of a logged score table, columns in taxonomy order."""
+    table = json.loads(Path(client.download_artifacts(run.info.run_id, name)).read_text())
+    frame = dict(zip(table["columns"], zip(*table["data"])))
+    gold = [set((g or "").split(",")) for g in frame["gold"]]
+    y = np.array([[t in themes for t in taxonomy.ids] for themes in gold], dtype=int)
+    return y, np.column_stack([np.asarray(frame[f"score_{t}"]) for t in taxonomy.ids]).astype(float)
+
+
+def dev_table(client: MlflowClient, runs: list[str], experiment, taxonomy) -> None:
+    """Each rule tuned on all logged out-of-fold scores, applied to the logged dev scores."""
+    print("| run | " + " | ".join(f"{r} (k={k:g})" if r == "shrunk" else r for r, k in RULES) + " |")
+    print("|---|" + "---|" * len(RULES))
+    for name, run in finished_runs(client, experiment, runs).items():
+        y_oof, oof = logged_table(client, run, "evaluation/oof_scores.json", taxonomy)
+        y_dev, dev = logged_table(client, run, "evaluation/dev_scores.json", taxonomy)
+        cells = []
+        for rule, k in RULES:
+            cut = tune_thresholds(oof, y_oof, EvaluationConfig(thresholds=rule, threshold_shrinkage=k))
+            m = compute_metrics(y_dev, (dev >= cut).astype(int), dev, taxonomy.ids)
+            cells.append(f"{m.micro_f1:.3f} / {m.macro_f1:.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def finished_runs(client: MlflowClient, experiment, names: list[str]) -> dict:
     """The newest finished run of each name; exits naming the missing ones."""
     found = {name: newest_finished(client, experiment.experiment_id, name) for name in names}
@@ -101,9 +131,12 @@ def open_store(args: argparse.Namespace):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="*", default=["keywords", "tfidf", "default"])
+    parser.add_argument("--dev", action="store_true", help="tune on all out-of-fold scores, score the dev part")
     add_store_arguments(parser)
     args = parser.parse_args()
     client, experiment, taxonomy, gold = open_store(args)
+    if args.dev:
+        return dev_table(client, args.runs, experiment, taxonomy)
     header = [f"{r}" + (f" (k={k:g})" if r == "shrunk" else "") for r, k in RULES]
     header += ["shrunk + top theme unless boilerplate", "no-theme paragraphs", "of them given none (shrunk)"]
     print("| run | " + " | ".join(header) + " |")

@@ -53,6 +53,7 @@ def test_default_config_is_the_warm_started_bert_ensemble():
     bert = config.model.members[0].model
     assert isinstance(bert, BertModel)
     assert bert.warm_start_epochs > 0 and bert.head == "probe"
+    assert bert.domain_epochs > 0 and config.data.real is not None and config.evaluation.thresholds == "shared"
     assert [m.model.family for m in config.model.members] == ["bert", "tfidf", "keywords"]
     assert [str(p) for p in config.data.extra_train] == ["labels/examples.jsonl"]
     assert config.evaluation.scheme == "leave_one_report_out"

@@ -110,8 +110,10 @@ class ModelFactory:
             self.echo(f"  domain tuning: cache hit, {spec.domain_epochs} epochs skipped ({warm_cache.entry(key)})")
         else:
             self.cache_outcomes.append("miss" if key else "off")
-            self.echo(f"  domain tuning: {spec.domain_epochs} epochs on {len(self.real)} real training paragraphs"
-                      + (f" and {spec.warm_start_replay:.0%} of the warm start's rows" if warm is not None else ""))
+            self.echo(
+                f"  domain tuning: {spec.domain_epochs} epochs on {len(self.real)} real training paragraphs"
+                + (f" and {spec.warm_start_replay:.0%} of the warm start's rows" if warm is not None else "")
+            )
             model = BertThemeModel(spec, self.config.training, len(self.taxonomy), init_from=warm)
             model.fit(rows.model_texts, rows.y, epochs=spec.domain_epochs, label="domain tuning",
                       on_epoch=lambda e, loss: self.log_metric("domain/train_loss", loss, e))  # fmt: skip
