@@ -233,7 +233,13 @@ def test_overrides_reach_the_config():
     assert config.training.learning_rate == pytest.approx(1e-4)
     assert config.evaluation.thresholds == "global"
     assert config.tracking.run_name == "2024"  # a YAML int used as a name stays a name
-    assert config.model.members[0].model.warm_start_epochs == 6  # untouched fields keep the file's values
+    # untouched fields keep the file's values
+    import yaml
+
+    in_file = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text(encoding="utf-8"))
+    bert = config.model.members[0].model
+    assert bert.warm_start_epochs == in_file["model"]["members"][0]["model"]["warm_start_epochs"]
+    assert bert.warm_start_epochs != BertModel.model_fields["warm_start_epochs"].default
 
 
 def test_later_override_wins_and_families_can_switch(tmp_path):
