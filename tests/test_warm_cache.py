@@ -173,3 +173,8 @@ def test_domain_tuning_sees_real_training_documents_never_dev_and_is_cached_by_t
     third = _run(tiny_bert, store, examples, *settings, "evaluation.cross_validate=false")
     assert [label for label, _ in stages[2:]] == ["domain tuning"]
     assert client.get_run(third.run_id).data.tags["warm_start.cache"] == "hit,miss"
+
+    # the probe's regularisation is read after both stages: an ablation of it reuses them
+    fourth = _run(tiny_bert, store, examples, *settings, "evaluation.cross_validate=false", "model.probe_C=8.0")
+    assert len(stages) == 3
+    assert client.get_run(fourth.run_id).data.tags["warm_start.cache"] == "hit,hit"

@@ -31,6 +31,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 CODE_FILES = ("models/bert.py", "models/encoder.py", "labels.py")
 # spec fields used only after the warm start (per-fold training, the probe): an ablation of them reuses the entry
 SPEC_FIELDS_AFTER_WARM_START = {"head", "probe_C", "warm_start_replay", "domain_epochs"}
+# of those, the ones the domain stage does not read either
+SPEC_FIELDS_AFTER_DOMAIN_STAGE = {"head", "probe_C"}
 # training fields the warm start does not read (it runs warm_start_epochs; thread count does not change the result)
 TRAINING_FIELDS_UNUSED = {"epochs", "threads"}
 STALE_TEMP_SECONDS = 24 * 3600
@@ -105,7 +107,9 @@ def domain_key(warm_key: str | None, spec: BertModel, texts: list[str], y) -> st
     if warm_key is None:
         return None
     digest = hashlib.sha256(f"domain {warm_key}\0".encode())
-    digest.update(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode())
+    digest.update(
+        json.dumps(spec.model_dump(mode="json", exclude=SPEC_FIELDS_AFTER_DOMAIN_STAGE), sort_keys=True).encode()
+    )
     for text, row in zip(texts, y):
         digest.update(f"\0{text}\0{''.join(map(str, map(int, row)))}".encode())
     return digest.hexdigest()
