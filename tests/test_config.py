@@ -305,3 +305,9 @@ def test_cli_train_missing_config(tmp_path, capsys, no_training):
     assert cli.main(["train", str(tmp_path / "missing.yaml")]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"error: {tmp_path / 'missing.yaml'}: cannot read the config (No such file or directory)"
+
+
+def test_a_warm_started_ensemble_member_without_examples_is_one_clear_line(tmp_path):
+    path = write_config(tmp_path, "model:\n  family: ensemble\n  members:\n    - model: {family: bert, warm_start_epochs: 2}\n"
+                                  "    - model: {family: keywords}\n")  # fmt: skip
+    assert config_error(path).endswith("model.warm_start_epochs > 0 needs data.extra_train files to warm-start on")

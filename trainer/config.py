@@ -162,16 +162,20 @@ class RunConfig(Strict):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
+    def bert_models(self) -> list[BertModel]:
+        """The BERT specs of the run: the model itself, or its ensemble members."""
+        models = [m.model for m in getattr(self.model, "members", [])] or [self.model]
+        return [m for m in models if isinstance(m, BertModel)]
+
     @model_validator(mode="after")
     def _warm_start_needs_data(self) -> RunConfig:
-        if isinstance(self.model, BertModel) and self.model.warm_start_epochs and not self.data.extra_train:
+        if any(m.warm_start_epochs for m in self.bert_models()) and not self.data.extra_train:
             raise ValueError("model.warm_start_epochs > 0 needs data.extra_train files to warm-start on")
         return self
 
     @model_validator(mode="after")
     def _domain_tuning_needs_real_documents(self) -> RunConfig:
-        members = [m.model for m in getattr(self.model, "members", [])] or [self.model]
-        tuned = any(isinstance(m, BertModel) and m.domain_epochs for m in members)
+        tuned = any(m.domain_epochs for m in self.bert_models())
         if tuned and (self.data.real is None or not self.data.real_in_training):
             raise ValueError("domain_epochs > 0 needs data.real (with real_in_training: true) to fine-tune on")
         return self

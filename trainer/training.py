@@ -212,16 +212,6 @@ def cross_validate(config: RunConfig, gold: LabelledSet, factory: ModelFactory, 
     return scores, int8_scores, member_scores
 
 
-def _domain_tuned(config: RunConfig) -> bool:
-    members = [m.model for m in getattr(config.model, "members", [])] or [config.model]
-    return any(isinstance(m, BertModel) and m.domain_epochs for m in members)
-
-
-def _has_bert(config: RunConfig) -> bool:
-    members = [m.model for m in getattr(config.model, "members", [])] or [config.model]
-    return any(isinstance(m, BertModel) for m in members)
-
-
 def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[str], None] = print,
           progress: Progress | None = None) -> RunResult:  # fmt: skip
     """Cross-validate, fit, log and register one config; `progress` (the CLI's) draws bars or prints stage lines."""
@@ -270,7 +260,7 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
             mlflow.log_metric(key, value, step=step)
 
         factory = ModelFactory(config, taxonomy, extra, log_metric, echo, precision, real_train)
-        if real_train is not None and _domain_tuned(config):
+        if real_train is not None and any(m.domain_epochs for m in config.bert_models()):
             mlflow.set_tag("real_cv.encoder_saw_documents", "true")
             echo("  note: the BERT encoder is domain-tuned on every real training document, so the real-document CV"
                  " is optimistic; the dev part is the honest figure")  # fmt: skip
@@ -280,7 +270,7 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
                 if real_train is not None else "")
              + (f", {len(extra)} extra training paragraphs" if extra is not None else "")
              + (f"; dev: {len(real_dev)} paragraphs" if real_dev is not None and len(real_dev) else ""))  # fmt: skip
-        if _has_bert(config):
+        if config.bert_models():
             echo(f"  precision: {precision} ({why})")
         metrics = None
         ev = config.evaluation

@@ -103,7 +103,8 @@ def warm_start_key(spec: BertModel, training: TrainingConfig, precision: str, ex
 
 
 def domain_key(warm_key: str | None, spec: BertModel, texts: list[str], y) -> str | None:
-    """Key of the domain-tuned encoder: the warm start's key, the whole member spec and the real rows it saw."""
+    """Key of the domain-tuned encoder: the warm start's key, the member spec (less the probe's fields) and the
+    real rows it saw."""
     if warm_key is None:
         return None
     digest = hashlib.sha256(f"domain {warm_key}\0".encode())
