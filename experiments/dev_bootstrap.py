@@ -23,22 +23,16 @@ from pathlib import Path
 import numpy as np
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import f1_score, precision_recall_fscore_support
-from threshold_rules import add_store_arguments, finished_runs, open_store
+from threshold_rules import add_store_arguments, finished_runs, logged_scores, open_store
 
 REAL = Path(__file__).resolve().parent.parent / "labels" / "real" / "paragraphs.jsonl"
 
 
 def dev_predictions(client: MlflowClient, run) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
     """(paragraph ids, gold matrix, predicted matrix, theme ids) from a run's logged dev scores and thresholds."""
-    table = json.loads(Path(client.download_artifacts(run.info.run_id, "evaluation/dev_scores.json")).read_text())
+    ids, gold, scores, themes = logged_scores(client, run, "evaluation/dev_scores.json")
     thresholds = json.loads(Path(client.download_artifacts(run.info.run_id, "thresholds.json")).read_text())
-    columns = table["columns"]
-    themes = [c[len("score_") :] for c in columns if c.startswith("score_")]
-    rows = [dict(zip(columns, r)) for r in table["data"]]
-    ids = [r["id"] for r in rows]
-    gold = np.array([[t in (r["gold"] or "").split(",") for t in themes] for r in rows], dtype=int)
-    cut = np.array([thresholds[t] for t in themes])
-    predicted = (np.array([[r[f"score_{t}"] for t in themes] for r in rows]) >= cut).astype(int)
+    predicted = (scores >= np.array([thresholds[t] for t in themes])).astype(int)
     return ids, gold, predicted, themes
 
 

@@ -68,25 +68,26 @@ def newest_finished(client: MlflowClient, experiment_id: str, name: str):
     return runs[0] if runs else None
 
 
-def oof_scores(client: MlflowClient, run, gold, taxonomy) -> np.ndarray:
-    """The run's logged out-of-fold scores, rows in gold order, columns in taxonomy order."""
-    table = json.loads(Path(client.download_artifacts(run.info.run_id, "evaluation/oof_scores.json")).read_text())
-    frame = dict(zip(table["columns"], zip(*table["data"])))
-    # runs with data.real also logged the real training documents' out-of-fold scores: keep the gold rows
-    row_of = {pid: i for i, pid in enumerate(frame["id"])}
-    missing = [pid for pid in gold.ids if pid not in row_of]
-    assert not missing, f"the run's out-of-fold scores lack gold paragraphs, e.g. {missing[:3]}"
-    rows = [row_of[pid] for pid in gold.ids]
-    return np.column_stack([np.asarray(frame[f"score_{t}"])[rows] for t in taxonomy.ids]).astype(float)
-
-
-def logged_table(client: MlflowClient, run, name: str, taxonomy) -> tuple[np.ndarray, np.ndarray]:
-    """(gold labels, scores) of a logged score table, columns in taxonomy order."""
+def logged_scores(client: MlflowClient, run, name: str, theme_ids: list[str] | None = None):
+    """(paragraph ids, gold matrix, score matrix, theme ids) of a logged score table (`evaluation/oof_scores.json`,
+    `evaluation/dev_scores.json`); columns in `theme_ids` order, or the table's own."""
     table = json.loads(Path(client.download_artifacts(run.info.run_id, name)).read_text())
     frame = dict(zip(table["columns"], zip(*table["data"])))
+    themes = theme_ids or [c[len("score_") :] for c in table["columns"] if c.startswith("score_")]
     gold = [set((g or "").split(",")) for g in frame["gold"]]
-    y = np.array([[t in themes for t in taxonomy.ids] for themes in gold], dtype=int)
-    return y, np.column_stack([np.asarray(frame[f"score_{t}"]) for t in taxonomy.ids]).astype(float)
+    y = np.array([[t in labels for t in themes] for labels in gold], dtype=int)
+    scores = np.column_stack([np.asarray(frame[f"score_{t}"]) for t in themes]).astype(float)
+    return list(frame["id"]), y, scores, themes
+
+
+def oof_scores(client: MlflowClient, run, gold, taxonomy) -> np.ndarray:
+    """The run's logged out-of-fold scores, rows in gold order, columns in taxonomy order."""
+    ids, _, scores, _ = logged_scores(client, run, "evaluation/oof_scores.json", taxonomy.ids)
+    # runs with data.real also logged the real training documents' out-of-fold scores: keep the gold rows
+    row_of = {pid: i for i, pid in enumerate(ids)}
+    missing = [pid for pid in gold.ids if pid not in row_of]
+    assert not missing, f"the run's out-of-fold scores lack gold paragraphs, e.g. {missing[:3]}"
+    return scores[[row_of[pid] for pid in gold.ids]]
 
 
 def dev_table(client: MlflowClient, runs: list[str], experiment, taxonomy) -> None:
@@ -94,8 +95,8 @@ def dev_table(client: MlflowClient, runs: list[str], experiment, taxonomy) -> No
     print("| run | " + " | ".join(f"{r} (k={k:g})" if r == "shrunk" else r for r, k in RULES) + " |")
     print("|---|" + "---|" * len(RULES))
     for name, run in finished_runs(client, experiment, runs).items():
-        y_oof, oof = logged_table(client, run, "evaluation/oof_scores.json", taxonomy)
-        y_dev, dev = logged_table(client, run, "evaluation/dev_scores.json", taxonomy)
+        _, y_oof, oof, _ = logged_scores(client, run, "evaluation/oof_scores.json", taxonomy.ids)
+        _, y_dev, dev, _ = logged_scores(client, run, "evaluation/dev_scores.json", taxonomy.ids)
         cells = []
         for rule, k in RULES:
             cut = tune_thresholds(oof, y_oof, EvaluationConfig(thresholds=rule, threshold_shrinkage=k))
