@@ -122,3 +122,18 @@ def test_shipped_real_set_passes_the_check_and_no_dev_document_is_in_training_da
     # national regulation, e.g. the items of 重大行政决策 rules, recur across documents of different places)
     long_dev = [t for t in real_dev.texts if len(t) >= 50]
     assert not set(long_dev) & training_texts
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="the real-document set is not in this checkout")
+def test_every_shipped_document_sits_where_the_split_rule_puts_it_and_later_batches_stay_out_of_dev():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("real_docs", ROOT / "scripts" / "real_docs.py")
+    real_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real_docs)
+    documents = [json.loads(line) for line in (REAL.parent / "documents.jsonl").open()]
+    for d in documents:
+        number = int(d["doc"].removeprefix("rd"))
+        assert d["split"] == real_docs.split_for(d["url"], number), d["doc"]
+        if number > real_docs.DEV_FIXED_AFTER:
+            assert d["split"] == "train", d["doc"]
