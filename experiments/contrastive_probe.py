@@ -20,13 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from head_probe import row
+from head_probe import default_probe, load_parts, row
 
-from trainer import warm_cache
-from trainer.labels import load_examples, load_gold, load_real
 from trainer.models.encoder import mean_pool, set_threads
-from trainer.models.linear import PerThemeLogistic
-from trainer.taxonomy import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,13 +50,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "experiments/results/contrastive_probe.json")
     args = parser.parse_args()
 
-    taxonomy = load_taxonomy(ROOT / "labels/taxonomy.yaml")
-    gold = load_gold(ROOT / "labels/gold.jsonl", taxonomy)
-    train, dev = load_real(ROOT / "labels/real/paragraphs.jsonl", taxonomy)
-    examples = load_examples(ROOT / "labels/examples.jsonl", taxonomy)
-    model = warm_cache.load(args.key, taxonomy)
-    if model is None:
-        raise SystemExit(f"no cache entry {warm_cache.entry(args.key)}")
+    _, gold, train, dev, examples, model = load_parts(args.key)
     set_threads(0)
     texts = gold.model_texts + train.model_texts + examples.model_texts
     y = np.vstack([gold.y, train.y, examples.y]).astype(bool)
@@ -86,9 +76,7 @@ def main() -> None:
         print(f"pair epoch {epoch + 1}: last loss {loss.item():.4f}, {time.time() - started:.0f} s", flush=True)
     encoder.eval()
     model._embeddings = {}
-    X = np.vstack([model.embeddings(p.model_texts) for p in (gold, examples)] + [model.embeddings(train.model_texts)] * 3)
-    Y = np.vstack([gold.y, examples.y] + [train.y] * 3)
-    probe = PerThemeLogistic(2.0, "balanced", 13).fit(X, Y).predict_proba(model.embeddings(dev.model_texts))
+    probe = default_probe(model, gold, train, examples).predict_proba(model.embeddings(dev.model_texts))
     result = row(f"probe after {args.pairs} pairs x {args.epochs}", dev.y, probe)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"key": args.key, "pairs": args.pairs, "epochs": args.epochs,

@@ -41,6 +41,25 @@ def row(name: str, y: np.ndarray, scores: np.ndarray) -> dict:
     return out
 
 
+def load_parts(key: str):
+    """(taxonomy, gold, real train, real dev, examples, the cached domain-stage model) as a default run has them."""
+    taxonomy = load_taxonomy(ROOT / "labels/taxonomy.yaml")
+    gold = load_gold(ROOT / "labels/gold.jsonl", taxonomy)
+    train, dev = load_real(ROOT / "labels/real/paragraphs.jsonl", taxonomy)
+    examples = load_examples(ROOT / "labels/examples.jsonl", taxonomy)
+    model = warm_cache.load(key, taxonomy)
+    if model is None:
+        raise SystemExit(f"no cache entry {warm_cache.entry(key)}")
+    return taxonomy, gold, train, dev, examples, model
+
+
+def default_probe(model, gold, train, examples) -> PerThemeLogistic:
+    """The default's probe on the model's embeddings: gold, examples and the real training part 3x, C = 2."""
+    X = np.vstack([model.embeddings(p.model_texts) for p in (gold, examples)] + [model.embeddings(train.model_texts)] * 3)
+    y = np.vstack([gold.y, examples.y] + [train.y] * 3)
+    return PerThemeLogistic(2.0, "balanced", 13).fit(X, y)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--key", required=True, help="a domain-stage cache entry (~/.cache/trainer/warm_start/KEY)")
@@ -49,13 +68,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "experiments/results/head_probe.json")
     args = parser.parse_args()
 
-    taxonomy = load_taxonomy(ROOT / "labels/taxonomy.yaml")
-    gold = load_gold(ROOT / "labels/gold.jsonl", taxonomy)
-    train, dev = load_real(ROOT / "labels/real/paragraphs.jsonl", taxonomy)
-    examples = load_examples(ROOT / "labels/examples.jsonl", taxonomy)
-    tuned = warm_cache.load(args.key, taxonomy)
-    if tuned is None:
-        raise SystemExit(f"no cache entry {warm_cache.entry(args.key)}")
+    taxonomy, gold, train, dev, examples, tuned = load_parts(args.key)
     mlflow.set_tracking_uri(args.store)
     client = MlflowClient()
     experiment = client.get_experiment_by_name("theme-tagging")
@@ -66,9 +79,7 @@ def main() -> None:
     texts = [dev.model_texts[i] for i in rows]
 
     head = tuned.predict_proba(texts)
-    X = np.vstack([tuned.embeddings(p.model_texts) for p in (gold, examples)] + [tuned.embeddings(train.model_texts)] * 3)
-    y = np.vstack([gold.y, examples.y] + [train.y] * 3)
-    probe = PerThemeLogistic(2.0, "balanced", 13).fit(X, y).predict_proba(tuned.embeddings(texts))
+    probe = default_probe(tuned, gold, train, examples).predict_proba(tuned.embeddings(texts))
     results = {
         "ensemble (logged)": row("ensemble (logged)", y_dev, ensemble),
         "head": row("head", y_dev, head),
