@@ -158,7 +158,9 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--embedder", default="moka-ai/m3e-small", help="base model for 'diverse' embeddings")
     parser.add_argument("--out", default="experiments/results/active_learning")
-    parser.add_argument("--cache", default=".cache/active_learning", help="pool embeddings and finished runs are kept here")
+    parser.add_argument(
+        "--cache", default=".cache/active_learning", help="pool embeddings and finished runs are kept here"
+    )
     parser.add_argument("--note", default="", help="what the pool and dev set are (into the plot title and MLflow)")
     args = parser.parse_args()
     if bool(args.real) == bool(args.pool and args.dev):

@@ -64,8 +64,11 @@ def figures(y: np.ndarray, pred: np.ndarray, theme_ids: list[str]) -> dict:
     return {
         "micro": round(float(f1_score(y[:, present], pred[:, present], average="micro", zero_division=0)), 3),
         "macro": round(float(f1_score(y[:, present], pred[:, present], average="macro", zero_division=0)), 3),
-        "per_theme": {t: round(float(f1_score(y[:, j], pred[:, j], zero_division=0)), 3)
-                      for j, t in enumerate(theme_ids) if present[j]},  # fmt: skip
+        "per_theme": {
+            t: round(float(f1_score(y[:, j], pred[:, j], zero_division=0)), 3)
+            for j, t in enumerate(theme_ids)
+            if present[j]
+        },  # fmt: skip
     }
 
 
@@ -123,7 +126,8 @@ def main() -> None:
         oof = np.zeros(y_train.shape)
         for fit_rows, test_rows in GroupKFold(5).split(X_train, groups=train.groups):
             probe = PerThemeLogistic(2.0, "balanced", 13).fit(
-                np.vstack([X_fixed, X_train[fit_rows]]), np.vstack([y_fixed, y_train[fit_rows]]))
+                np.vstack([X_fixed, X_train[fit_rows]]), np.vstack([y_fixed, y_train[fit_rows]])
+            )
             oof[test_rows] = probe.predict_proba(X_train[test_rows])
         cut = tuned_cutoffs(oof, y_train)
         probe = PerThemeLogistic(2.0, "balanced", 13).fit(np.vstack([X_fixed, X_train]), np.vstack([y_fixed, y_train]))
@@ -134,9 +138,12 @@ def main() -> None:
             "real_cv_tuned": figures(y_train, oof >= cut, taxonomy.ids),
         }
         r = results[variant]
-        print(f"{variant:14s} dev@0.5 {r['dev_at_0.5']['micro']:.3f}/{r['dev_at_0.5']['macro']:.3f}  "
-              f"dev tuned {r['dev_tuned']['micro']:.3f}/{r['dev_tuned']['macro']:.3f}  "
-              f"real CV {r['real_cv_tuned']['micro']:.3f}/{r['real_cv_tuned']['macro']:.3f}", flush=True)
+        print(
+            f"{variant:14s} dev@0.5 {r['dev_at_0.5']['micro']:.3f}/{r['dev_at_0.5']['macro']:.3f}  "
+            f"dev tuned {r['dev_tuned']['micro']:.3f}/{r['dev_tuned']['macro']:.3f}  "
+            f"real CV {r['real_cv_tuned']['micro']:.3f}/{r['real_cv_tuned']['macro']:.3f}",
+            flush=True,
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"encoder": args.encoder.name, "examples": n_ex, "results": results},
                                    ensure_ascii=False, indent=1), encoding="utf-8")  # fmt: skip

@@ -55,7 +55,9 @@ def load_parts(key: str):
 
 def default_probe(model, gold, train, examples) -> PerThemeLogistic:
     """The default's probe on the model's embeddings: gold, examples and the real training part 3x, C = 2."""
-    X = np.vstack([model.embeddings(p.model_texts) for p in (gold, examples)] + [model.embeddings(train.model_texts)] * 3)
+    X = np.vstack(
+        [model.embeddings(p.model_texts) for p in (gold, examples)] + [model.embeddings(train.model_texts)] * 3
+    )
     y = np.vstack([gold.y, examples.y] + [train.y] * 3)
     return PerThemeLogistic(2.0, "balanced", 13).fit(X, y)
 
