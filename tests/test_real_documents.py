@@ -137,3 +137,19 @@ def test_every_shipped_document_sits_where_the_split_rule_puts_it_and_later_batc
         assert d["split"] == real_docs.split_for(d["url"], number), d["doc"]
         if number > real_docs.DEV_FIXED_AFTER:
             assert d["split"] == "train", d["doc"]
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="the real-document set is not in this checkout")
+def test_dev_recheck_passes_cover_whole_dev_documents_with_valid_themes():
+    """The blind re-annotation (experiments/dev_recheck.py) must read whole dev documents, never training ones."""
+    taxonomy = load_taxonomy(ROOT / "labels" / "taxonomy.yaml")
+    rows = [json.loads(line) for line in REAL.open()]
+    split_of = {r["id"]: r["split"] for r in rows}
+    for name in ("recheck_c.jsonl", "recheck_d.jsonl"):
+        labels = [json.loads(line) for line in (REAL.parent / "passes" / name).open()]
+        ids = [row["id"] for row in labels]
+        assert len(ids) == len(set(ids)), f"{name}: a paragraph labelled twice"
+        assert {split_of.get(pid) for pid in ids} == {"dev"}, f"{name}: labels a paragraph outside the dev part"
+        documents = {pid.split(":")[0] for pid in ids}
+        assert set(ids) == {r["id"] for r in rows if r["report"] in documents}, f"{name}: a document only in part"
+        assert {t for row in labels for t in row["themes"]} <= set(taxonomy.ids), f"{name}: an unknown theme id"
