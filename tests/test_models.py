@@ -67,6 +67,35 @@ def test_bert_fine_tunes_and_round_trips(tiny_bert, data, tmp_path):
     _roundtrip(model, gold.texts[64:80], tmp_path)
 
 
+def test_freeze_layers_fine_tunes_only_the_layers_above(tiny_bert, data):
+    gold, _ = data
+    spec, training = _spec({"family": "bert", "base_model": str(tiny_bert), "max_length": 32, "freeze_layers": 1},
+                           epochs=1, learning_rate=1e-3, batch_size=16)  # fmt: skip
+    import torch
+
+    from trainer.models.bert import BertThemeModel
+    from trainer.models.encoder import load_encoder
+
+    _, untouched = load_encoder(str(tiny_bert))
+    model = BertThemeModel(spec, training, len(TAXONOMY)).fit(gold.texts[:32], gold.y[:32])
+    before, after = untouched.state_dict(), model.net.encoder.state_dict()
+    moved = {name for name in before if not torch.equal(before[name], after[name])}
+    assert moved, "nothing was fine-tuned"
+    assert all(name.startswith("encoder.layer.1.") or name.startswith("pooler.") for name in moved), sorted(moved)
+    assert any(name.startswith("encoder.layer.1.") for name in moved)
+
+
+def test_freezing_every_layer_is_a_one_line_error(tiny_bert, data):
+    gold, _ = data
+    spec, training = _spec({"family": "bert", "base_model": str(tiny_bert), "max_length": 32, "freeze_layers": 2},
+                           epochs=1)  # fmt: skip
+    from trainer.errors import UserError
+    from trainer.models.bert import BertThemeModel
+
+    with pytest.raises(UserError, match=r"freeze_layers is 2, but .* has 2 encoder layers; set it to at most 1"):
+        BertThemeModel(spec, training, len(TAXONOMY)).fit(gold.texts[:16], gold.y[:16])
+
+
 def test_bert_probe_after_warm_start_round_trips_and_quantizes(tiny_bert, data, tmp_path):
     gold, examples = data
     spec, training = _spec({"family": "bert", "base_model": str(tiny_bert), "max_length": 32, "head": "probe",
@@ -175,3 +204,20 @@ def test_per_theme_fits_in_worker_processes_give_the_same_coefficients(data, mon
     np.testing.assert_allclose(alone.coef_, workers.coef_, rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(alone.intercept_, workers.intercept_, rtol=1e-7, atol=1e-12)
     assert not alone.coef_[0].any() and alone.intercept_[0] < -5
+
+
+def test_int8_scores_at_batch_size_one_do_not_depend_on_the_neighbours(tiny_bert, data):
+    # Dynamic int8 scales a Linear layer's input by the whole batch; one paragraph per batch (`trainer tag
+    # --batch-size 1`) gives every paragraph the same scores wherever it stands in the archive.
+    gold, _ = data
+    spec, training = _spec({"family": "bert", "base_model": str(tiny_bert), "max_length": 64},
+                           epochs=1, learning_rate=1e-3, batch_size=16)  # fmt: skip
+    model = build_model(spec, TAXONOMY, training).fit(gold.texts[:32], gold.y[:32])
+    quantize_in_place(model)
+    texts = gold.texts[:60]
+    order = np.random.RandomState(0).permutation(len(texts))
+    shuffled = [texts[i] for i in order]
+    batched_moves = np.abs(model.predict_proba(shuffled, batch_size=32) - model.predict_proba(texts)[order]).max()
+    alone = model.predict_proba(texts, batch_size=1)
+    assert np.array_equal(model.predict_proba(shuffled, batch_size=1), alone[order])
+    assert batched_moves > 0  # the effect is real in batches, so the equality above is not trivially true

@@ -88,6 +88,12 @@ class BertModel(Strict):
     )
     probe_C: float = Field(2.0, gt=0, description="inverse regularisation of the probe's logistic regressions")
     freeze_embeddings: bool = Field(True, description="keep the word-embedding matrix fixed: ~2x faster on CPU")
+    freeze_layers: int = Field(
+        0,
+        ge=0,
+        description="keep all embeddings and the bottom N encoder layers fixed while fine-tuning: no gradient "
+        "flows below them, so each step is cheaper (N=2 of m3e-small's 4: 1.5x per step on an AVX2 CPU)",
+    )
     layer_lr_decay: float = Field(1.0, gt=0, le=1, description="lr multiplier per layer going down the encoder")
     dropout: float = Field(0.1, ge=0, lt=1)
 

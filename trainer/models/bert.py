@@ -19,6 +19,7 @@ from torch import nn
 
 from trainer.config import BertModel as BertSpec
 from trainer.config import TrainingConfig
+from trainer.errors import UserError
 from trainer.models import EpochCallback, read_manifest, write_manifest
 from trainer.models.encoder import MeanPoolClassifier, embed, length_sorted_batches, load_encoder, set_threads
 from trainer.models.linear import PerThemeLogistic
@@ -149,8 +150,7 @@ class BertThemeModel:
         epochs = epochs or self.training.epochs
         batch_size = self.training.batch_size
         steps = epochs * int(np.ceil(len(train_rows) / batch_size))
-        for param in self.net.encoder.embeddings.word_embeddings.parameters():
-            param.requires_grad = not self.spec.freeze_embeddings
+        self._freeze()
         optimizer = torch.optim.AdamW(
             param_groups(self.net, self.training.learning_rate, self.spec.layer_lr_decay, self.training.weight_decay)
         )
@@ -182,6 +182,24 @@ class BertThemeModel:
         self.init_from = None
         self.warm_texts = frozenset(texts)
         return self
+
+    def _freeze(self) -> None:
+        """Fix the word embeddings (`freeze_embeddings`) and, below `freeze_layers`, everything: no backward there."""
+        encoder = self.net.encoder
+        layers = encoder.encoder.layer
+        if self.spec.freeze_layers >= len(layers):
+            raise UserError(
+                f"model: freeze_layers is {self.spec.freeze_layers}, but {self.spec.base_model} has {len(layers)} "
+                f"encoder layers; set it to at most {len(layers) - 1} so that some layer is fine-tuned"
+            )
+        for param in self.net.parameters():
+            param.requires_grad = True
+        for param in encoder.embeddings.word_embeddings.parameters():
+            param.requires_grad = not self.spec.freeze_embeddings
+        if self.spec.freeze_layers:
+            for module in [encoder.embeddings, *layers[: self.spec.freeze_layers]]:
+                for param in module.parameters():
+                    param.requires_grad = False
 
     def _epoch(self, texts, y, train_rows, val_rows, loss_fn, optimizer, scheduler, rng, train_length: int,
                bf16: bool, label: str) -> tuple[float, float | None]:  # fmt: skip
