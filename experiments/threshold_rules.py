@@ -9,7 +9,10 @@ With `--dev`, each rule is instead tuned on all of a run's logged out-of-fold sc
 documents, as `trainer train` does) and applied to its logged dev-part scores (`evaluation/dev_scores.json`): the
 dev figure each rule would have given.
 
-    python experiments/threshold_rules.py default default_b2 --dev
+    python experiments/threshold_rules.py default default_b2 --dev [--tune-on seeds|real]
+
+`--tune-on seeds` tunes on the seeds' out-of-fold scores alone: the encoder never saw the seed reports, while it
+was domain-tuned on every real training document, whose out-of-fold scores are therefore over-confident.
 
 The last column tries an explicit empty-label decision on top of `shrunk`: when no theme passes its cut-off, a
 paragraph still gets its top theme if that theme's score reaches a second cut-off (tuned on the training reports,
@@ -90,12 +93,17 @@ def oof_scores(client: MlflowClient, run, gold, taxonomy) -> np.ndarray:
     return scores[[row_of[pid] for pid in gold.ids]]
 
 
-def dev_table(client: MlflowClient, runs: list[str], experiment, taxonomy) -> None:
-    """Each rule tuned on all logged out-of-fold scores, applied to the logged dev scores."""
+def dev_table(client: MlflowClient, runs: list[str], experiment, taxonomy, gold, tune_on: str = "all") -> None:
+    """Each rule tuned on the logged out-of-fold scores (`tune_on`: all of them, the seeds' or the real training
+    documents'), applied to the logged dev scores."""
     print("| run | " + " | ".join(f"{r} (k={k:g})" if r == "shrunk" else r for r, k in RULES) + " |")
     print("|---|" + "---|" * len(RULES))
     for name, run in finished_runs(client, experiment, runs).items():
-        _, y_oof, oof, _ = logged_scores(client, run, "evaluation/oof_scores.json", taxonomy.ids)
+        ids, y_oof, oof, _ = logged_scores(client, run, "evaluation/oof_scores.json", taxonomy.ids)
+        if tune_on != "all":
+            seeds = np.isin(ids, gold.ids)
+            keep = seeds if tune_on == "seeds" else ~seeds
+            y_oof, oof = y_oof[keep], oof[keep]
         _, y_dev, dev, _ = logged_scores(client, run, "evaluation/dev_scores.json", taxonomy.ids)
         cells = []
         for rule, k in RULES:
@@ -133,11 +141,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="*", default=["keywords", "tfidf", "default"])
     parser.add_argument("--dev", action="store_true", help="tune on all out-of-fold scores, score the dev part")
+    parser.add_argument(
+        "--tune-on",
+        choices=["all", "seeds", "real"],
+        default="all",
+        help="with --dev: tune on these out-of-fold scores only (the seeds' or the real documents')",
+    )
     add_store_arguments(parser)
     args = parser.parse_args()
     client, experiment, taxonomy, gold = open_store(args)
     if args.dev:
-        return dev_table(client, args.runs, experiment, taxonomy)
+        return dev_table(client, args.runs, experiment, taxonomy, gold, args.tune_on)
     header = [f"{r}" + (f" (k={k:g})" if r == "shrunk" else "") for r, k in RULES]
     header += ["shrunk + top theme unless boilerplate", "no-theme paragraphs", "of them given none (shrunk)"]
     print("| run | " + " | ".join(header) + " |")
