@@ -62,6 +62,17 @@ def default_probe(model, gold, train, examples) -> PerThemeLogistic:
     return PerThemeLogistic(2.0, "balanced", 13).fit(X, y)
 
 
+def logged_dev(store: str, run_name: str, taxonomy, dev) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """(paragraph ids, gold, the run's logged ensemble dev scores, the paragraphs' model texts), in logged order."""
+    mlflow.set_tracking_uri(store)
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("theme-tagging")
+    run = next(r for r in client.search_runs([experiment.experiment_id]) if r.info.run_name == run_name)
+    ids, y_dev, ensemble, _ = logged_scores(client, run, "evaluation/dev_scores.json", taxonomy.ids)
+    order = {pid: i for i, pid in enumerate(dev.ids)}
+    return ids, y_dev, ensemble, [dev.model_texts[order[pid]] for pid in ids]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--key", required=True, help="a domain-stage cache entry (~/.cache/trainer/warm_start/KEY)")
@@ -71,14 +82,7 @@ def main() -> None:
     args = parser.parse_args()
 
     taxonomy, gold, train, dev, examples, tuned = load_parts(args.key)
-    mlflow.set_tracking_uri(args.store)
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name("theme-tagging")
-    run = next(r for r in client.search_runs([experiment.experiment_id]) if r.info.run_name == args.run)
-    ids, y_dev, ensemble, _ = logged_scores(client, run, "evaluation/dev_scores.json", taxonomy.ids)
-    order = {pid: i for i, pid in enumerate(dev.ids)}
-    rows = [order[pid] for pid in ids]
-    texts = [dev.model_texts[i] for i in rows]
+    _, y_dev, ensemble, texts = logged_dev(args.store, args.run, taxonomy, dev)
 
     head = tuned.predict_proba(texts)
     probe = default_probe(tuned, gold, train, examples).predict_proba(tuned.embeddings(texts))

@@ -15,11 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-import mlflow
 import numpy as np
-from head_probe import default_probe, load_parts, row
-from mlflow import MlflowClient
-from threshold_rules import logged_scores
+from head_probe import default_probe, load_parts, logged_dev, row
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,13 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     taxonomy, gold, train, dev, examples, tuned = load_parts(args.key)
-    mlflow.set_tracking_uri(args.store)
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name("theme-tagging")
-    run = next(r for r in client.search_runs([experiment.experiment_id]) if r.info.run_name == args.run)
-    ids, y_dev, ensemble, _ = logged_scores(client, run, "evaluation/dev_scores.json", taxonomy.ids)
-    order = {pid: i for i, pid in enumerate(dev.ids)}
-    texts = [dev.model_texts[order[pid]] for pid in ids]
+    _, y_dev, ensemble, texts = logged_dev(args.store, args.run, taxonomy, dev)
 
     X_dev = tuned.embeddings(texts)
     X_ref = np.vstack([tuned.embeddings(p.model_texts) for p in (gold, train, examples)])

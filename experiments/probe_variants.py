@@ -20,11 +20,8 @@ import argparse
 import json
 from pathlib import Path
 
-import mlflow
 import numpy as np
-from head_probe import default_probe, load_parts, row
-from mlflow import MlflowClient
-from threshold_rules import logged_scores
+from head_probe import default_probe, load_parts, logged_dev, row
 
 from trainer import warm_cache
 from trainer.models.encoder import load_encoder
@@ -55,13 +52,7 @@ def main() -> None:
     args = parser.parse_args()
 
     taxonomy, gold, train, dev, examples, tuned = load_parts(args.key)
-    mlflow.set_tracking_uri(args.store)
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name("theme-tagging")
-    run = next(r for r in client.search_runs([experiment.experiment_id]) if r.info.run_name == args.run)
-    ids, y_dev, ensemble, _ = logged_scores(client, run, "evaluation/dev_scores.json", taxonomy.ids)
-    order = {pid: i for i, pid in enumerate(dev.ids)}
-    texts = [dev.model_texts[order[pid]] for pid in ids]
+    _, y_dev, ensemble, texts = logged_dev(args.store, args.run, taxonomy, dev)
 
     results = {}
     probe = default_probe(tuned, gold, train, examples).predict_proba(tuned.embeddings(texts))
