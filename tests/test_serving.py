@@ -91,3 +91,27 @@ def test_spark_udf_matches_direct_predictions(tiny_run, monkeypatch):
     assert [list(r["tags"]["themes"]) for r in rows] == list(expected["themes"])
     np.testing.assert_allclose([r["tags"]["score_enforcement"] for r in rows], expected["score_enforcement"], atol=1e-5)
     assert pyspark.__version__
+
+
+def test_the_logged_model_takes_its_batch_size_at_load_time(tiny_run):
+    # Spark and `mlflow models serve` load the pyfunc, not `trainer tag`: `batch_size` in the logged model_config
+    # is how they get int8 scores that do not depend on a paragraph's batch neighbours.
+    from trainer.labels import DEFAULT_GOLD, load_gold
+    from trainer.taxonomy import load_taxonomy
+
+    _, result, uri = tiny_run
+    mlflow.set_tracking_uri(uri)
+    texts = pd.DataFrame({"text": load_gold(DEFAULT_GOLD, load_taxonomy()).texts[:60]})
+    shuffled = texts.sample(frac=1, random_state=0)
+
+    def moved(model) -> float:
+        forward, backward = model.predict(texts), model.predict(shuffled)
+        return float(np.abs(forward.drop(columns="themes").loc[shuffled.index].to_numpy()
+                            - backward.drop(columns="themes").to_numpy()).max())  # fmt: skip
+
+    alone = mlflow.pyfunc.load_model(result.model_uri, model_config={"int8": True, "batch_size": 1})
+    assert alone.unwrap_python_model().bundle.batch_size == 1
+    assert moved(alone) == 0
+    batched = mlflow.pyfunc.load_model(result.model_uri, model_config={"int8": True})
+    assert batched.unwrap_python_model().bundle.batch_size == 32
+    assert moved(batched) > 0

@@ -307,6 +307,25 @@ def test_spark_local_gives_the_same_rows_as_one_machine(inbox, tmp_path, store, 
     assert not list(tmp_path.glob(".spark.parquet*"))
 
 
+@pytest.mark.slow
+def test_spark_at_batch_size_one_gives_one_machines_int8_scores_exactly(inbox, tmp_path, tiny_run, capsys):
+    # int8 scores depend on batch neighbours, and Spark batches paragraphs of several reports together; with
+    # --batch-size 1 (handed to the model as it loads on the executors) both paths score every paragraph alone.
+    import shutil
+
+    if os.environ.get("CI") != "true" and shutil.which("java") is None:
+        pytest.skip("Spark needs Java (apt-get install openjdk-17-jre-headless)")
+    _, result, uri = tiny_run
+    common = ["--model", result.model_uri, "--tracking-uri", uri, "--no-progress", "--int8", "--batch-size", "1"]
+    one = tmp_path / "one.parquet"
+    assert main(["tag", str(inbox), "--out", str(one), *common]) == 1  # the binary file
+    spark = tmp_path / "spark.parquet"
+    capsys.readouterr()
+    assert main(["tag", str(inbox), "--out", str(spark), "--spark", "local[2]", *common]) == 1
+    assert "batches of" not in capsys.readouterr().err
+    _same_rows(one, spark)
+
+
 def test_spark_arguments_are_checked_before_anything_starts(inbox, bundle_dir, tmp_path, capsys):
     assert main(["tag", str(inbox), "--model", str(bundle_dir), "--out", str(tmp_path / "t.jsonl"), "--spark"]) == 2
     assert main(["tag", str(inbox), "--out", str(tmp_path / "t.parquet"), "--spark", "--resume"]) == 2

@@ -23,6 +23,9 @@ import pandas as pd
 from trainer.textnorm import model_texts
 
 ARTIFACT_KEY = "theme_model"
+# Paragraphs per scoring batch (also capped at 512 padded tokens). int8 scales each layer's input by the whole
+# batch, so a paragraph's int8 scores move slightly with its neighbours; a batch size of 1 makes them exact.
+DEFAULT_BATCH_SIZE = 32
 
 
 def save_bundle(folder: Path, model, taxonomy, thresholds: np.ndarray) -> Path:
@@ -53,7 +56,7 @@ def is_quantized(model) -> bool:
 class Bundle:
     """A loaded artifact folder: model, taxonomy, thresholds."""
 
-    def __init__(self, folder: Path, int8: bool = False):
+    def __init__(self, folder: Path, int8: bool = False, batch_size: int = DEFAULT_BATCH_SIZE):
         from trainer.models import load_model
         from trainer.taxonomy import load_taxonomy
 
@@ -63,13 +66,14 @@ class Bundle:
         self.model = load_model(folder / "model", self.taxonomy)
         if int8:
             quantize_in_place(self.model)
+        self.batch_size = batch_size
 
-    def scores(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def scores(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Scores per theme; every inference path (tag, serving, Spark) comes through here, so the model
         reads each text as in training (`trainer.textnorm.model_text`: traditional characters as simplified)."""
         if not texts:
             return np.zeros((0, len(self.taxonomy)))
-        return self.model.predict_proba(model_texts(texts), batch_size=batch_size)
+        return self.model.predict_proba(model_texts(texts), batch_size=batch_size or self.batch_size)
 
     def frame(self, texts: list[str], threshold: float | None = None) -> pd.DataFrame:
         scores = self.scores(texts)
@@ -98,7 +102,11 @@ with warnings.catch_warnings(record=True):
     class ThemeTagger(mlflow.pyfunc.PythonModel):
         def load_context(self, context) -> None:
             config = context.model_config or {}
-            self.bundle = Bundle(Path(context.artifacts[ARTIFACT_KEY]), int8=bool(config.get("int8", False)))
+            batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
+            folder = Path(context.artifacts[ARTIFACT_KEY])
+            self.bundle = Bundle(folder, int8=bool(config.get("int8", False)), batch_size=batch_size)
+            # models logged before the batch size was part of their config cannot take it at load time
+            self.bundle.batch_size_settable = "batch_size" in config
 
         def predict(self, context, model_input, params=None) -> pd.DataFrame:
             threshold = (params or {}).get("threshold")

@@ -176,11 +176,17 @@ def tag_on_spark(args, out: Path, files: list[Path], uri: str, bundle, cut: np.n
             "report_path", "report_hash", "error", "report_id", "province", "city", "county", "town", "year", "kind",
             F.posexplode_outer("texts").alias("paragraph_index", "text"),
         )  # fmt: skip
-        model_config = None if args.int8 is None else {"int8": args.int8}
+        model_config = {} if args.int8 is None else {"int8": args.int8}
+        if getattr(bundle, "batch_size_settable", False):
+            model_config["batch_size"] = args.batch_size
+        elif args.batch_size != bundle.batch_size:
+            print(f"note: {uri} was logged before its batch size could be set; Spark scores it in batches of "
+                  f"{bundle.batch_size} (--batch-size applies on one machine, or to models trained since)",
+                  file=sys.stderr)  # fmt: skip
         score_columns = [f"score_{t}" for t in taxonomy.ids]
         # Only the scores come back (themes are cut from them per report, as on one machine): a struct of doubles
         # also spares PySpark's Arrow conversion the pyfunc's list column.
-        score = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local", model_config=model_config,
+        score = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local", model_config=model_config or None,
                                         result_type=spark_schema(score_columns))  # fmt: skip
         scored = (
             paragraphs.withColumn("tags", score(F.coalesce(F.col("text"), F.lit(""))))

@@ -31,7 +31,15 @@ from trainer.labels import LabelledSet, load_examples, load_gold, load_real
 from trainer.models import build_model
 from trainer.precision import resolve_precision
 from trainer.progress import Progress, stage
-from trainer.pyfunc import ARTIFACT_KEY, ThemeTagger, pip_requirements, quantize_in_place, save_bundle, signature
+from trainer.pyfunc import (
+    ARTIFACT_KEY,
+    DEFAULT_BATCH_SIZE,
+    ThemeTagger,
+    pip_requirements,
+    quantize_in_place,
+    save_bundle,
+    signature,
+)
 from trainer.reporting import run_note
 from trainer.taxonomy import Taxonomy, load_taxonomy
 
@@ -353,7 +361,7 @@ def train(config: RunConfig, config_path: Path | None = None, echo: Callable[[st
                 signature=signature(taxonomy.ids),
                 input_example=pd.DataFrame({"text": gold.texts[:2]}),
                 pip_requirements=pip_requirements(),
-                model_config={"int8": config.tracking.log_int8},
+                model_config={"int8": config.tracking.log_int8, "batch_size": DEFAULT_BATCH_SIZE},
                 registered_model_name=config.tracking.registered_model if config.tracking.register_model else None,
             )
         version = None
