@@ -67,6 +67,7 @@ class Bundle:
         if int8:
             quantize_in_place(self.model)
         self.batch_size = batch_size
+        self.batch_size_settable = False  # whether an MLflow load can set it (models logged since 2026-12-07)
 
     def scores(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Scores per theme; every inference path (tag, serving, Spark) comes through here, so the model
@@ -105,7 +106,6 @@ with warnings.catch_warnings(record=True):
             batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
             folder = Path(context.artifacts[ARTIFACT_KEY])
             self.bundle = Bundle(folder, int8=bool(config.get("int8", False)), batch_size=batch_size)
-            # models logged before the batch size was part of their config cannot take it at load time
             self.bundle.batch_size_settable = "batch_size" in config
 
         def predict(self, context, model_input, params=None) -> pd.DataFrame:

@@ -177,7 +177,7 @@ def tag_on_spark(args, out: Path, files: list[Path], uri: str, bundle, cut: np.n
             F.posexplode_outer("texts").alias("paragraph_index", "text"),
         )  # fmt: skip
         model_config = {} if args.int8 is None else {"int8": args.int8}
-        if getattr(bundle, "batch_size_settable", False):
+        if bundle.batch_size_settable:
             model_config["batch_size"] = args.batch_size
         elif args.batch_size != bundle.batch_size:
             print(f"note: {uri} was logged before its batch size could be set; Spark scores it in batches of "
